@@ -1,0 +1,258 @@
+"""The config file: pydantic models for every key, loading, and path resolution.
+
+Relative paths resolve against the folder of the config file, so ``make run`` works from any
+working directory and a config copied with its ``var/`` keeps pointing at it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from jaga.configtypes import Duration, Section, Size
+from monitor.settings import AlertsConfig, MonitorConfig
+
+DEFAULT_IGNORE = ["*.part", "*.tmp", ".*"]
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; the message names the key and what is wrong."""
+
+
+class JournalConfig(Section):
+    url: str = Field(default="sqlite:///var/journal.db", description="SQLAlchemy URL of the journal")
+
+
+class WatchConfig(Section):
+    path: Path = Field(description="the upload folder to watch, recursively")
+    name: str | None = Field(default=None, description="label in metrics, the journal and the replica's "
+                             "folder for this watch (default: the folder's own name)")
+    ignore: list[str] = Field(default_factory=lambda: list(DEFAULT_IGNORE),
+                              description="glob patterns matched against each path component")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path.name
+
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not NAME.match(value):
+            raise ValueError("use letters, digits, '-', '_' or '.' (at most 63)")
+        return value
+
+
+class RetryConfig(Section):
+    initial: Duration = Field(default=1.0, description="first retry delay")
+    maximum: Duration = Field(default=300.0, description="retry delays double up to this")
+
+
+class TargetBase(Section):
+    name: str = Field(description="unique name: letters, digits, - _ .")
+    workers: int = Field(default=4, ge=1, le=64, description="copies in flight at once")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError("use letters, digits, '-', '_' or '.' (at most 63)")
+        return value
+
+
+class LocalTargetConfig(TargetBase):
+    type: Literal["local"]
+    path: Path = Field(description="root folder of the replica (a second disk's mount point)")
+
+
+class SftpTargetConfig(TargetBase):
+    type: Literal["sftp"]
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str
+    key_file: Path
+    known_hosts: Path = Field(description="pinned host keys; unknown or changed keys make the target down")
+    path: str = Field(description="remote root folder")
+    timeout: Duration = 30.0
+    bandwidth: Size | None = Field(default=None, description="bytes per second, e.g. 10MiB")
+    remote_sha256: bool = Field(default=False, description="verify with the server's sha256sum over exec")
+
+
+class S3TargetConfig(TargetBase):
+    type: Literal["s3"]
+    bucket: str
+    prefix: str = ""
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    credentials_file: Path | None = None
+    multipart_threshold: Size = 64 * 1024 * 1024
+    bandwidth: Size | None = None
+    timeout: Duration = 60.0
+
+
+TargetConfig = Annotated[Union[LocalTargetConfig, SftpTargetConfig, S3TargetConfig],
+                         Field(discriminator="type")]
+
+
+class IngestConfig(Section):
+    settle: Duration = Field(default=2.0, description="a file with no close seen is complete once this stable")
+    reconcile_interval: Duration = Field(default=900.0, description="full rescan against the journal")
+
+
+class MetricsConfig(Section):
+    listen: str = Field(default="127.0.0.1:9108", description="host:port for /metrics, /healthz, /readyz, /")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("use host:port, e.g. 127.0.0.1:9108")
+        return value
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class LoggingConfig(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
+class UiConfig(Section):
+    language: Literal["en", "id"] = "en"
+
+
+class Config(Section):
+    journal: JournalConfig = Field(default_factory=JournalConfig)
+    watch: list[WatchConfig] = Field(min_length=1)
+    targets: list[TargetConfig] = Field(min_length=1)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
+
+    source: Path | None = Field(default=None, exclude=True, description="the file this was read from")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Config":
+        _unique([t.name for t in self.targets], "targets", "target name")
+        _unique([w.label for w in self.watch], "watch", "watch name")
+        return self
+
+    def target(self, name: str) -> TargetConfig:
+        for target in self.targets:
+            if target.name == name:
+                return target
+        raise ConfigError(f"no target named {name!r}; configured: {', '.join(t.name for t in self.targets)}")
+
+
+def _unique(values: list[str], key: str, what: str) -> None:
+    seen = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{key}: {what} {value!r} is used twice")
+        seen.add(value)
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read, validate and resolve a config file, or raise ConfigError saying what is wrong."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (journal, watch, targets, ...)")
+    return parse_config(data, base=path.resolve().parent, source=path.resolve())
+
+
+def parse_config(data: dict, base: Path, source: Path | None = None) -> Config:
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+    config.source = source
+    _resolve_paths(config, base)
+    _check_layout(config)
+    return config
+
+
+def _describe(exc: ValidationError, source: Path | None) -> str:
+    lines = [f"{source or 'config'}: {exc.error_count()} problem(s)"]
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"  {loc or '(top)'}: {message}")
+    return "\n".join(lines)
+
+
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and part in ("local", "sftp", "s3")
+
+
+def _resolve_paths(config: Config, base: Path) -> None:
+    def resolve(p: Path) -> Path:
+        return Path(os.path.normpath(base / p.expanduser()))
+
+    config.journal.url = resolve_sqlite_url(config.journal.url, base)
+    for watch in config.watch:
+        watch.path = resolve(watch.path)
+    for target in config.targets:
+        if isinstance(target, LocalTargetConfig):
+            target.path = resolve(target.path)
+        elif isinstance(target, SftpTargetConfig):
+            target.key_file = resolve(target.key_file)
+            target.known_hosts = resolve(target.known_hosts)
+        elif isinstance(target, S3TargetConfig) and target.credentials_file:
+            target.credentials_file = resolve(target.credentials_file)
+    config.monitor.filesystems.extra_paths = [resolve(p) for p in config.monitor.filesystems.extra_paths]
+
+
+def resolve_sqlite_url(url: str, base: Path) -> str:
+    """``sqlite:///var/journal.db`` is relative to the config's folder; ``sqlite:////abs`` is absolute."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix or url.startswith(prefix + "/") or ":memory:" in url:
+        return url
+    rest = url[len(prefix):]
+    path, _, query = rest.partition("?")
+    resolved = os.path.normpath(base / path)
+    return prefix + resolved + (f"?{query}" if query else "")
+
+
+def _check_layout(config: Config) -> None:
+    """A replica inside a watched folder would replicate itself forever; refuse it."""
+    for target in config.targets:
+        if not isinstance(target, LocalTargetConfig):
+            continue
+        for watch in config.watch:
+            if _inside(target.path, watch.path) or _inside(watch.path, target.path):
+                raise ConfigError(
+                    f"targets.{target.name}.path {target.path} overlaps watch {watch.path}: "
+                    "a replica must live outside the watched folders")
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.resolve().relative_to(parent.resolve())
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,72 @@
+"""Plain records passed between the journal and its callers (no ORM objects leak out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A complete file seen on the primary: what ingest asks the journal to record."""
+
+    watch: str
+    path: bytes          # relative to the watch root, as raw bytes
+    size: int
+    mtime_ns: int
+    seen_at: float
+    completed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SkipRecord:
+    watch: str
+    path: bytes
+    reason: str
+    detail: str | None
+    seen_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One replica to make: which version of which file, onto which target."""
+
+    replica_id: int
+    version_id: int
+    target: str
+    watch: str
+    path: bytes
+    number: int
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    attempts: int
+    completed_at: float
+    previous_number: int | None   # newest verified older version on this target, kept aside on overwrite
+
+    @property
+    def display_path(self) -> str:
+        return display(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a worker did with a job. ``state`` is verified, failed or changed."""
+
+    job: Job
+    state: str
+    sha256: str | None = None
+    error: str | None = None
+    stored_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetCounts:
+    verified: int
+    pending: int
+    failed: int
+    oldest_pending_at: float | None
+
+
+def display(path: bytes) -> str:
+    """A path for logs and JSON: undecodable bytes shown as \\xNN, never an exception."""
+    return path.decode("utf-8", "backslashreplace")

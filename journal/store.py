@@ -1,0 +1,285 @@
+"""The Journal: every read and write of the shared state goes through here, in short transactions."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import and_, create_engine, event, func, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from journal import migrate
+from journal.models import FileRow, Replica, ReplicaState, Skip, TargetRow, Version
+from journal.records import Job, Observation, Outcome, SkipRecord, TargetCounts
+
+
+class JournalError(Exception):
+    """The journal could not be read or written (disk full, database down, ...)."""
+
+
+def make_engine(url: str) -> Engine:
+    """SQLite gets WAL and synchronous=FULL: a replica marked verified must survive a power cut."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               pool_size=8, max_overflow=8)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below be the only one
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock up front: no upgrade deadlocks
+
+        return engine
+    return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+class Journal:
+    """Durable record of file versions and replicas. Thread-safe: each call uses its own session."""
+
+    def __init__(self, url: str, retry_initial: float = 1.0, retry_maximum: float = 300.0):
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.retry_initial = retry_initial
+        self.retry_maximum = retry_maximum
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        with self._errors("migrate"):
+            migrate.upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._errors("write"), self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _errors(self, what: str):
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            raise JournalError(f"journal {what} failed: {_short(exc)}") from exc
+
+    def ping(self) -> None:
+        """Raise JournalError unless the journal answers and takes a write."""
+        with self.session() as session:
+            session.execute(select(1))
+
+    # -- targets ------------------------------------------------------------------------------
+
+    def target_marker(self, name: str) -> str | None:
+        with self.session() as session:
+            row = session.get(TargetRow, name)
+            return row.marker_id if row else None
+
+    def record_target(self, name: str, marker_id: str) -> None:
+        with self.session() as session:
+            session.merge(TargetRow(name=name, marker_id=marker_id, initialised_at=time.time()))
+
+    # -- ingest -------------------------------------------------------------------------------
+
+    def file_states(self, watch: str) -> dict[bytes, tuple[int, int]]:
+        """path → (size, mtime_ns) of the newest version, for the reconcile scan."""
+        with self.session() as session:
+            rows = session.execute(select(FileRow.path, FileRow.size, FileRow.mtime_ns)
+                                   .where(FileRow.watch == watch))
+            return {path: (size, mtime) for path, size, mtime in rows}
+
+    def record_versions(self, observations: Iterable[Observation], targets: list[str]) -> int:
+        """Record each observation as a new version unless the newest version already matches.
+
+        Replicas still open for older versions of the same file are superseded: their bytes are gone.
+        Returns how many new versions were written.
+        """
+        created = 0
+        with self.session() as session:
+            for obs in observations:
+                created += self._record_version(session, obs, targets)
+        return created
+
+    def _record_version(self, session: Session, obs: Observation, targets: list[str]) -> int:
+        row = session.execute(select(FileRow).where(FileRow.watch == obs.watch, FileRow.path == obs.path)
+                              ).scalar_one_or_none()
+        if row is not None and row.size == obs.size and row.mtime_ns == obs.mtime_ns \
+                and row.deleted_at is None:
+            return 0
+        if row is None:
+            row = FileRow(watch=obs.watch, path=obs.path, current_version=0, size=obs.size,
+                          mtime_ns=obs.mtime_ns)
+            session.add(row)
+            session.flush()
+        else:
+            self._supersede_open(session, row.id)
+        row.current_version += 1
+        row.size, row.mtime_ns, row.deleted_at = obs.size, obs.mtime_ns, None
+        version = Version(file_id=row.id, number=row.current_version, size=obs.size, mtime_ns=obs.mtime_ns,
+                          seen_at=obs.seen_at, completed_at=obs.completed_at)
+        session.add(version)
+        session.flush()
+        session.add_all(Replica(version_id=version.id, target=t, state=ReplicaState.PENDING, attempts=0,
+                                next_attempt_at=0.0, created_at=obs.completed_at) for t in targets)
+        return 1
+
+    @staticmethod
+    def _supersede_open(session: Session, file_id: int) -> None:
+        older = select(Version.id).where(Version.file_id == file_id).scalar_subquery()
+        session.execute(update(Replica)
+                        .where(Replica.version_id.in_(older), Replica.state.in_(ReplicaState.OPEN))
+                        .values(state=ReplicaState.SUPERSEDED, last_error="replaced by a newer version")
+                        .execution_options(synchronize_session=False))
+
+    def record_skips(self, skips: Iterable[SkipRecord]) -> None:
+        with self.session() as session:
+            for skip in skips:
+                row = session.execute(select(Skip).where(Skip.watch == skip.watch, Skip.path == skip.path)
+                                      ).scalar_one_or_none()
+                if row is None:
+                    session.add(Skip(watch=skip.watch, path=skip.path, reason=skip.reason,
+                                     detail=skip.detail, seen_at=skip.seen_at))
+                else:
+                    row.reason, row.detail, row.seen_at = skip.reason, skip.detail, skip.seen_at
+
+    def mark_deleted(self, watch: str, path: bytes, when: float) -> None:
+        """The source is gone; its replicas stay. Pending copies of it can no longer be made."""
+        with self.session() as session:
+            row = session.execute(select(FileRow).where(FileRow.watch == watch, FileRow.path == path)
+                                  ).scalar_one_or_none()
+            if row is not None and row.deleted_at is None:
+                row.deleted_at = when
+                self._supersede_open(session, row.id)
+
+    # -- replication --------------------------------------------------------------------------
+
+    def reset_copying(self) -> int:
+        """After a crash: copies that were in flight start again from pending."""
+        with self.session() as session:
+            result = session.execute(update(Replica).where(Replica.state == ReplicaState.COPYING)
+                                     .values(state=ReplicaState.PENDING))
+            return result.rowcount or 0
+
+    def claim(self, target: str, limit: int, now: float | None = None) -> list[Job]:
+        """Take up to ``limit`` due replicas of ``target`` and mark them copying."""
+        now = time.time() if now is None else now
+        with self.session() as session:
+            ids = session.execute(
+                select(Replica.id)
+                .where(Replica.target == target,
+                       Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)),
+                       Replica.next_attempt_at <= now)
+                .order_by(Replica.next_attempt_at, Replica.id).limit(limit)).scalars().all()
+            if not ids:
+                return []
+            session.execute(update(Replica).where(Replica.id.in_(ids))
+                            .values(state=ReplicaState.COPYING).execution_options(synchronize_session=False))
+            return self._jobs(session, target, ids)
+
+    def _jobs(self, session: Session, target: str, ids: list[int]) -> list[Job]:
+        rows = session.execute(
+            select(Replica.id, Replica.attempts, Version.id, Version.number, Version.size, Version.mtime_ns,
+                   Version.sha256, Version.completed_at, FileRow.id, FileRow.watch, FileRow.path)
+            .join(Version, Version.id == Replica.version_id).join(FileRow, FileRow.id == Version.file_id)
+            .where(Replica.id.in_(ids)).order_by(Replica.next_attempt_at, Replica.id)).all()
+        previous = self._previous_verified(session, target, [(r[8], r[3]) for r in rows if r[3] > 1])
+        return [Job(replica_id=r[0], attempts=r[1], version_id=r[2], number=r[3], size=r[4], mtime_ns=r[5],
+                    sha256=r[6], completed_at=r[7], watch=r[9], path=r[10], target=target,
+                    previous_number=previous.get(r[8])) for r in rows]
+
+    @staticmethod
+    def _previous_verified(session: Session, target: str, files: list[tuple[int, int]]) -> dict[int, int]:
+        """file id → newest verified version number below the one being copied."""
+        if not files:
+            return {}
+        conditions = [and_(Version.file_id == fid, Version.number < number) for fid, number in files]
+        rows = session.execute(
+            select(Version.file_id, func.max(Version.number))
+            .join(Replica, Replica.version_id == Version.id)
+            .where(Replica.target == target, Replica.state == ReplicaState.VERIFIED)
+            .where(or_(*conditions))
+            .group_by(Version.file_id)).all()
+        return {fid: number for fid, number in rows}
+
+    def finish(self, outcomes: Iterable[Outcome], now: float | None = None) -> None:
+        """Write what the workers did, all in one short transaction."""
+        now = time.time() if now is None else now
+        with self.session() as session:
+            for outcome in outcomes:
+                self._finish_one(session, outcome, now)
+
+    def _finish_one(self, session: Session, outcome: Outcome, now: float) -> None:
+        replica = session.get(Replica, outcome.job.replica_id)
+        if replica is None or replica.state == ReplicaState.SUPERSEDED:
+            return
+        if outcome.state == ReplicaState.VERIFIED:
+            version = session.get(Version, outcome.job.version_id)
+            if version.sha256 is None:
+                version.sha256 = outcome.sha256
+            replica.state, replica.verified_at, replica.last_error = ReplicaState.VERIFIED, now, None
+            replica.attempts += 1
+        elif outcome.state == ReplicaState.FAILED:
+            replica.attempts += 1
+            replica.state, replica.last_error = ReplicaState.FAILED, outcome.error
+            replica.next_attempt_at = now + self.backoff(replica.attempts)
+        else:  # the source changed under the copy: try again once ingest has recorded the new version
+            replica.state, replica.last_error = ReplicaState.PENDING, outcome.error
+            replica.next_attempt_at = now + self.retry_initial
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential with jitter: about 1 s, 2 s, 4 s ... capped at the maximum (5 min)."""
+        delay = min(self.retry_maximum, self.retry_initial * 2 ** min(max(attempts - 1, 0), 30))
+        return delay / 2 + random.uniform(0, delay / 2)
+
+    def next_due(self, target: str) -> float | None:
+        """When the earliest waiting replica of ``target`` becomes due (None: nothing waits)."""
+        with self.session() as session:
+            return session.execute(select(func.min(Replica.next_attempt_at)).where(
+                Replica.target == target,
+                Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)))).scalar()
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def target_counts(self, target: str, include_verified: bool = True) -> TargetCounts:
+        """Open counts use the (target, state) index, so they cost the backlog, not the journal."""
+        with self.session() as session:
+            def count(*states: str) -> int:
+                return session.execute(select(func.count()).select_from(Replica).where(
+                    Replica.target == target, Replica.state.in_(states))).scalar() or 0
+
+            oldest = session.execute(select(func.min(Replica.created_at)).where(
+                Replica.target == target, Replica.state.in_(ReplicaState.OPEN))).scalar()
+            return TargetCounts(
+                verified=count(ReplicaState.VERIFIED) if include_verified else -1,
+                pending=count(ReplicaState.PENDING, ReplicaState.COPYING),
+                failed=count(ReplicaState.FAILED),
+                oldest_pending_at=oldest)
+
+    def totals(self) -> tuple[int, int]:
+        """(files, bytes) of the newest version of every file that still exists on the primary."""
+        with self.session() as session:
+            files, size = session.execute(select(func.count(), func.coalesce(func.sum(FileRow.size), 0))
+                                          .where(FileRow.deleted_at.is_(None))).one()
+            return int(files), int(size)
+
+    def skip_counts(self) -> dict[str, int]:
+        with self.session() as session:
+            return dict(session.execute(select(Skip.reason, func.count()).group_by(Skip.reason)).all())
+
+
+def _short(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0][:300]

@@ -1,0 +1,1 @@
+"""Disk and filesystem health, alerts and metrics."""
