@@ -101,24 +101,28 @@ class Journal:
                                    .where(FileRow.watch == watch))
             return {path: (size, mtime) for path, size, mtime in rows}
 
-    def record_versions(self, observations: Iterable[Observation], targets: list[str]) -> int:
+    def known_states(self, watch: str, paths: list[bytes]) -> dict[bytes, tuple[int, int]]:
+        """The same for a batch of paths only: the scan's memory stays flat at a million files."""
+        with self.session() as session:
+            rows = session.execute(select(FileRow.path, FileRow.size, FileRow.mtime_ns, FileRow.deleted_at)
+                                   .where(FileRow.watch == watch, FileRow.path.in_(paths)))
+            return {path: (size, mtime) for path, size, mtime, deleted in rows if deleted is None}
+
+    def record_versions(self, observations: Iterable[Observation], targets: list[str]) -> list[Observation]:
         """Record each observation as a new version unless the newest version already matches.
 
         Replicas still open for older versions of the same file are superseded: their bytes are gone.
-        Returns how many new versions were written.
+        Returns the observations that became new versions.
         """
-        created = 0
         with self.session() as session:
-            for obs in observations:
-                created += self._record_version(session, obs, targets)
-        return created
+            return [obs for obs in observations if self._record_version(session, obs, targets)]
 
-    def _record_version(self, session: Session, obs: Observation, targets: list[str]) -> int:
+    def _record_version(self, session: Session, obs: Observation, targets: list[str]) -> bool:
         row = session.execute(select(FileRow).where(FileRow.watch == obs.watch, FileRow.path == obs.path)
                               ).scalar_one_or_none()
         if row is not None and row.size == obs.size and row.mtime_ns == obs.mtime_ns \
                 and row.deleted_at is None:
-            return 0
+            return False
         if row is None:
             row = FileRow(watch=obs.watch, path=obs.path, current_version=0, size=obs.size,
                           mtime_ns=obs.mtime_ns)
@@ -134,7 +138,7 @@ class Journal:
         session.flush()
         session.add_all(Replica(version_id=version.id, target=t, state=ReplicaState.PENDING, attempts=0,
                                 next_attempt_at=0.0, created_at=obs.completed_at) for t in targets)
-        return 1
+        return True
 
     @staticmethod
     def _supersede_open(session: Session, file_id: int) -> None:
@@ -235,9 +239,20 @@ class Journal:
             replica.attempts += 1
             replica.state, replica.last_error = ReplicaState.FAILED, outcome.error
             replica.next_attempt_at = now + self.backoff(replica.attempts)
+        elif outcome.state == "down":  # not the copy's fault: no attempt counted, due again at once
+            replica.state, replica.last_error, replica.next_attempt_at = ReplicaState.PENDING, outcome.error, now
         else:  # the source changed under the copy: try again once ingest has recorded the new version
             replica.state, replica.last_error = ReplicaState.PENDING, outcome.error
             replica.next_attempt_at = now + self.retry_initial
+
+    def expedite(self, target: str, now: float | None = None) -> int:
+        """A target that works again: everything waiting out a backoff on it is due now."""
+        now = time.time() if now is None else now
+        with self.session() as session:
+            result = session.execute(update(Replica).where(
+                Replica.target == target, Replica.state == ReplicaState.FAILED, Replica.next_attempt_at > now)
+                .values(next_attempt_at=now))
+            return result.rowcount or 0
 
     def backoff(self, attempts: int) -> float:
         """Exponential with jitter: about 1 s, 2 s, 4 s ... capped at the maximum (5 min)."""

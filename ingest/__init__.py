@@ -1,0 +1,1 @@
+"""From upload folder to journal: events, completeness, reconcile scans, skipped paths."""

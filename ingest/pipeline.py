@@ -1,0 +1,287 @@
+"""The ingest loop: every hint and every scan funnels into one idempotent "observe this path" step.
+
+One thread owns the journal writes of ingest, so two hints about the same file can never race into
+two versions; it drains its queue in batches and writes each batch in one short transaction.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import queue
+import stat
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from watchdog.observers import Observer
+
+from ingest.events import EventSink, Hint, LostEventsDetector
+from ingest.rules import IgnoreRules, is_settled, skip_reason
+from ingest.scanner import Reconciler
+from journal import Journal, JournalError
+from journal.records import Observation, SkipRecord, display
+
+log = logging.getLogger("jaga.ingest")
+MAX_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class WatchRoot:
+    label: str
+    root: bytes
+    rules: IgnoreRules
+
+
+class Ingest:
+    """Watches the upload folders and records complete files in the journal."""
+
+    def __init__(self, watches: list[WatchRoot], journal: Journal, targets: list[str], settle: float,
+                 metrics, on_recorded: Callable[[], None]):
+        self.watches = {w.label: w for w in watches}
+        self.journal = journal
+        self.targets = targets
+        self.settle = settle
+        self.metrics = metrics
+        self._on_recorded = on_recorded
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._settling: dict[tuple[str, bytes], float] = {}
+        self._deadlines: list[tuple[float, str, bytes]] = []
+        self._observer: Observer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._scan_lock = threading.Lock()
+        self._scans: queue.SimpleQueue = queue.SimpleQueue()
+        self._scans_waiting = 0
+        self._idle = threading.Event()
+        self.last_loop_at = time.time()
+        self._lost = LostEventsDetector(self._events_lost)
+        self._reconciler = Reconciler(journal.known_states, self._submit_scanned)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for name in ("watchdog.observers.inotify", "watchdog.observers.inotify_c"):
+            logging.getLogger(name).addHandler(self._lost)
+        self._observer = Observer()
+        for watch in self.watches.values():
+            os.makedirs(watch.root, exist_ok=True)
+            self._observer.schedule(EventSink(watch.label, watch.root, self.hint), watch.root, recursive=True)
+        self._observer.start()
+        self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
+        self._thread.start()
+        threading.Thread(target=self._scan_loop, name="reconcile", daemon=True).start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout)
+        self._queue.put(None)
+        self._scans.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for name in ("watchdog.observers.inotify", "watchdog.observers.inotify_c"):
+            logging.getLogger(name).removeHandler(self._lost)
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def hint(self, hint: Hint, watch: str, rel: bytes) -> None:
+        """Something may have happened to this path: look at it again."""
+        self._queue.put((hint, watch, rel))
+
+    def _events_lost(self, why: str) -> None:
+        log.warning("events were lost (%s): reconciling every watch now", why)
+        self.metrics.rescans.labels(reason="events_lost").inc()
+        for label in self.watches:
+            self._queue.put((Hint.RESCAN, label, b""))
+
+    def _submit_scanned(self, watch: str, entries: list) -> None:
+        self._queue.put(("scanned", watch, entries))
+
+    def reconcile(self, reason: str, start: bytes = b"", only: str | None = None) -> None:
+        """Walk the watches (or one folder of one) and queue what the journal lacks. Blocks."""
+        with self._scan_lock:
+            for watch in self.watches.values():
+                if only is not None and watch.label != only:
+                    continue
+                began = time.monotonic()
+                seen, submitted = self._reconciler.reconcile(watch.label, watch.root, watch.rules, start)
+                if not start:
+                    log.info("reconcile (%s) of %s: %d entries, %d to record, %.1fs", reason, watch.label,
+                             seen, submitted, time.monotonic() - began)
+                    self.metrics.rescans.labels(reason=reason).inc()
+
+    def reconcile_in_background(self, reason: str, start: bytes = b"", only: str | None = None) -> None:
+        self._scans_waiting += 1
+        self._scans.put((reason, start, only))
+
+    def _scan_loop(self) -> None:
+        """One scanning thread: new folders and rescans queue up here instead of piling up threads."""
+        while (request := self._scans.get()) is not None:
+            try:
+                self.reconcile(*request)
+            except JournalError as exc:
+                log.error("reconcile (%s) stopped: %s", request[0], exc)
+            except Exception:
+                log.exception("reconcile (%s) failed", request[0])
+            finally:
+                self._scans_waiting -= 1
+
+    def wait_idle(self, timeout: float) -> bool:
+        """For `jaga sync`: True once everything queued so far is processed and nothing is settling."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._idle.clear()
+            self._queue.put(("idle?", None, None))
+            if self._idle.wait(max(0.0, deadline - time.monotonic())) and not self._settling \
+                    and self._scans_waiting == 0 and self._queue.empty():
+                return True
+            time.sleep(0.05)
+        return False
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self.last_loop_at = time.time()
+            items = self._take(self._wait_time())
+            try:
+                self._process(items)
+            except JournalError as exc:
+                log.error("cannot record in the journal, will retry: %s", exc)
+                self.metrics.journal_errors.inc()
+                self._requeue(items)
+                self._stopping.wait(1.0)
+
+    def _wait_time(self) -> float:
+        if not self._deadlines:
+            return 1.0
+        return min(1.0, max(0.0, self._deadlines[0][0] - time.time()))
+
+    def _take(self, timeout: float) -> list:
+        items = []
+        try:
+            items.append(self._queue.get(timeout=timeout))
+            while len(items) < MAX_BATCH:
+                items.append(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+        return [item for item in items if item is not None]
+
+    def _requeue(self, items: list) -> None:
+        for item in items:
+            self._queue.put(item)
+
+    def _process(self, items: list) -> None:
+        now = time.time()
+        batch = _Batch()
+        for kind, watch, payload in items:
+            if kind == "idle?":
+                continue
+            if kind == "scanned":
+                for rel, st in payload:
+                    self._consider(batch, watch, rel, st, now, complete=False)
+            else:
+                self._hint(batch, kind, watch, payload, now)
+        self._settle_due(batch, now)
+        self._commit(batch)
+        if any(kind == "idle?" for kind, _, _ in items) and self._queue.empty():
+            self._idle.set()
+
+    def _hint(self, batch: "_Batch", hint: Hint, watch: str, rel: bytes, now: float) -> None:
+        if hint is Hint.RESCAN:
+            self.reconcile_in_background("events_lost", only=watch)
+        elif hint is Hint.DIR_APPEARED:
+            self.reconcile_in_background("new_folder", start=rel, only=watch)
+        elif hint is Hint.DELETED:
+            batch.deleted.append((watch, rel))
+        else:
+            st = self._lstat(watch, rel)
+            if st is not None:
+                self._consider(batch, watch, rel, st, now, complete=hint in (Hint.CLOSED, Hint.MOVED_IN))
+
+    def _lstat(self, watch: str, rel: bytes) -> os.stat_result | None:
+        try:
+            return os.lstat(os.path.join(self.watches[watch].root, rel))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            log.warning("cannot stat %s: %s", display(rel), exc.strerror)
+            return None
+
+    def _consider(self, batch: "_Batch", watch: str, rel: bytes, st: os.stat_result, now: float,
+                  complete: bool) -> None:
+        """The one observe step: skip, record now, or wait for the file to settle."""
+        rules = self.watches[watch].rules
+        if rules.ignores(rel):
+            return
+        reason = skip_reason(st.st_mode)
+        if reason is not None:
+            if not _is_dir(st):
+                batch.skips.append(SkipRecord(watch, rel, reason, _skip_detail(self.watches[watch].root, rel,
+                                                                                reason), now))
+            return
+        if complete or is_settled(st, now, self.settle):
+            self._settling.pop((watch, rel), None)
+            batch.observations.append(Observation(watch, rel, st.st_size, st.st_mtime_ns, now, now))
+        else:
+            newest = max(st.st_mtime_ns, st.st_ctime_ns) / 1e9
+            due = max(newest, now) + self.settle
+            if self._settling.get((watch, rel), 0) < due:
+                self._settling[(watch, rel)] = due
+                heapq.heappush(self._deadlines, (due, watch, rel))
+
+    def _settle_due(self, batch: "_Batch", now: float) -> None:
+        while self._deadlines and self._deadlines[0][0] <= now:
+            due, watch, rel = heapq.heappop(self._deadlines)
+            if self._settling.get((watch, rel)) != due:
+                continue  # superseded by a later change or already complete
+            del self._settling[(watch, rel)]
+            st = self._lstat(watch, rel)
+            if st is not None:
+                self._consider(batch, watch, rel, st, now, complete=False)
+
+    def _commit(self, batch: "_Batch") -> None:
+        if batch.skips:
+            self.journal.record_skips(batch.skips)
+            for skip in batch.skips:
+                log.warning("skipped %s in %s: %s", display(skip.path), skip.watch, skip.detail or skip.reason)
+                self.metrics.files_skipped.labels(watch=skip.watch, reason=skip.reason).inc()
+            batch.skips = []
+        for watch, rel in batch.deleted:
+            self.journal.mark_deleted(watch, rel, time.time())
+        batch.deleted = []
+        if batch.observations:
+            created = self.journal.record_versions(batch.observations, self.targets)
+            batch.observations = []
+            for obs in created:
+                self.metrics.files_ingested.labels(watch=obs.watch).inc()
+                self.metrics.bytes_ingested.labels(watch=obs.watch).inc(obs.size)
+            if created:
+                self._on_recorded()
+
+
+class _Batch:
+    __slots__ = ("observations", "skips", "deleted")
+
+    def __init__(self):
+        self.observations: list[Observation] = []
+        self.skips: list[SkipRecord] = []
+        self.deleted: list[tuple[str, bytes]] = []
+
+
+def _is_dir(st: os.stat_result) -> bool:
+    return stat.S_ISDIR(st.st_mode)
+
+
+def _skip_detail(root: bytes, rel: bytes, reason: str) -> str:
+    if reason != "symlink":
+        return f"not a regular file ({reason}); not replicated"
+    try:
+        target = os.readlink(os.path.join(root, rel))
+    except OSError:
+        return "symlink; not followed"
+    return f"symlink to {display(target)}; not followed"

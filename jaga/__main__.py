@@ -1,0 +1,5 @@
+import sys
+
+from jaga.cli import main
+
+sys.exit(main())

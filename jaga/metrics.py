@@ -1,0 +1,52 @@
+"""Ingest and replication metrics, on a registry passed in (tests build their own)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+
+class Metrics:
+    """Every series is updated where the event happens; a scrape reads memory, never the journal."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.registry = registry
+        self.files_ingested = Counter("jaga_files_ingested", "File versions recorded in the journal.",
+                                      ["watch"], registry=registry)
+        self.bytes_ingested = Counter("jaga_bytes_ingested", "Bytes of file versions recorded.",
+                                      ["watch"], registry=registry)
+        self.files_skipped = Counter("jaga_files_skipped", "Paths not replicated (symlink, fifo, ...).",
+                                     ["watch", "reason"], registry=registry)
+        self.rescans = Counter("jaga_reconcile_scans", "Reconcile scans, by what triggered them.",
+                               ["reason"], registry=registry)
+        self.journal_errors = Counter("jaga_journal_errors", "Journal reads or writes that failed.",
+                                      registry=registry)
+        self.replicas_verified = Counter("jaga_replicas_verified", "Replicas written and verified.",
+                                         ["target"], registry=registry)
+        self.replication_errors = Counter("jaga_replication_errors", "Replica copies that failed.",
+                                          ["target"], registry=registry)
+        self.bytes_replicated = Counter("jaga_replicated_bytes", "Bytes written to targets and verified.",
+                                        ["target"], registry=registry)
+        self.pending = Gauge("jaga_replication_pending_files", "Replicas not yet verified (backlog).",
+                             ["target"], registry=registry)
+        self.oldest_pending = Gauge("jaga_replication_oldest_pending_seconds",
+                                    "Age of the oldest replica not yet verified (0 when none).",
+                                    ["target"], registry=registry)
+        self.latency = Histogram("jaga_replication_latency_seconds",
+                                 "From a file being complete to its replica verified.", ["target"],
+                                 buckets=LATENCY_BUCKETS, registry=registry)
+        self.target_up = Gauge("jaga_target_up", "1 when the target is reachable and its marker matches.",
+                               ["target"], registry=registry)
+        self.up_since = Gauge("jaga_start_time_seconds", "When this daemon started (Unix time).",
+                              registry=registry)
+
+    def declare(self, watches: list[str], targets: list[str]) -> None:
+        """Create every labelled series at start so dashboards see zeros, not gaps."""
+        for watch in watches:
+            self.files_ingested.labels(watch=watch)
+            self.bytes_ingested.labels(watch=watch)
+        for target in targets:
+            for metric in (self.replicas_verified, self.replication_errors, self.bytes_replicated,
+                           self.pending, self.oldest_pending, self.latency, self.target_up):
+                metric.labels(target=target)

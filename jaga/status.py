@@ -1,0 +1,60 @@
+"""`jaga status`: what the journal knows, and whether each target is reachable right now."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+from jaga.config import Config
+from journal import Journal
+from replication.factory import build_target
+from replication.readiness import ensure_ready
+from replication.target import TargetDown, TargetError
+
+
+def collect_status(config: Config, journal: Journal) -> dict:
+    files, size = journal.totals()
+    now = time.time()
+    targets = {}
+    for target_config in config.targets:
+        counts = journal.target_counts(target_config.name)
+        up, reason = _probe(target_config, journal)
+        targets[target_config.name] = {
+            "type": target_config.type,
+            "verified": counts.verified,
+            "pending": counts.pending,
+            "failed": counts.failed,
+            "up": up,
+            "down_reason": reason,
+            "oldest_pending_seconds": round(now - counts.oldest_pending_at, 3) if counts.oldest_pending_at else None,
+        }
+    return {"files": files, "bytes": size, "targets": targets, "skipped": journal.skip_counts()}
+
+
+def _probe(target_config, journal: Journal) -> tuple[bool, str | None]:
+    target = build_target(target_config)
+    try:
+        if journal.target_marker(target.name) is None:
+            marker = target.read_marker()
+            return True, None if marker else "not initialised yet (the daemon writes its marker on first use)"
+        ensure_ready(target, journal)
+        return True, None
+    except (TargetDown, TargetError) as exc:
+        return False, str(exc)
+    finally:
+        target.close()
+
+
+def render_status(doc: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(f"files: {doc['files']}   bytes: {doc['bytes']:,}")
+    table = Table("target", "type", "up", "verified", "pending", "failed", "oldest pending")
+    for name, t in doc["targets"].items():
+        oldest = "-" if t["oldest_pending_seconds"] is None else f"{t['oldest_pending_seconds']:.0f}s"
+        table.add_row(name, t["type"], "yes" if t["up"] else f"NO: {t['down_reason']}", str(t["verified"]),
+                      str(t["pending"]), str(t["failed"]), oldest)
+    console.print(table)
+    if doc["skipped"]:
+        console.print("skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(doc["skipped"].items())))

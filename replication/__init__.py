@@ -1,0 +1,1 @@
+"""Replica targets, the workers that fill them, verification and restore."""

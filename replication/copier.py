@@ -1,0 +1,48 @@
+"""One job, start to verified: source → target.put → read back → compare. Knows no backend."""
+
+from __future__ import annotations
+
+import time
+
+from journal.models import ReplicaState
+from journal.records import Job, Outcome
+from replication.source import SourceChanged, SourceFile
+from replication.target import Target, TargetError, version_key
+
+CHANGED = "changed"
+
+
+def job_key(job: Job) -> bytes:
+    """Replicas mirror the source: ``<watch>/<relative path>`` under the target root."""
+    return job.watch.encode() + b"/" + job.path
+
+
+def replicate(job: Job, source_root: bytes, target: Target) -> Outcome:
+    """Copy one version and prove the replica byte-identical. TargetDown propagates to the caller."""
+    key = job_key(job)
+    try:
+        with SourceFile(source_root, job.path, job.size, job.mtime_ns, job.sha256) as source:
+            if job.previous_number is None and _already_there(source, target, key):
+                return Outcome(job, ReplicaState.VERIFIED, sha256=source.sha256, stored_at=time.time())
+            keep = version_key(key, job.previous_number) if job.previous_number else None
+            target.put(key, source.chunks(), job.mtime_ns, keep)
+            stored = target.checksum(key)
+            if stored != source.sha256:
+                return Outcome(job, ReplicaState.FAILED, error=f"read-back hash {stored} does not match the "
+                                                               f"source's {source.sha256}")
+            return Outcome(job, ReplicaState.VERIFIED, sha256=source.sha256, stored_at=time.time())
+    except SourceChanged as exc:
+        return Outcome(job, CHANGED, error=f"source {exc}")
+    except TargetError as exc:
+        return Outcome(job, ReplicaState.FAILED, error=str(exc))
+    except OSError as exc:
+        return Outcome(job, ReplicaState.FAILED, error=f"reading the source: {exc.strerror or exc}")
+
+
+def _already_there(source: SourceFile, target: Target, key: bytes) -> bool:
+    """A target that already holds these exact bytes (after a restore, or a journal rebuilt) needs no
+    upload: compare hashes instead of copying again."""
+    stored = target.checksum(key)
+    if stored is None:
+        return False
+    return source.read_hash() == stored

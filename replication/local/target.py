@@ -1,0 +1,251 @@
+"""LocalTarget: write to a temporary name beside the final one, fsync, rename, fsync the folder.
+
+Every folder below the root is opened with O_NOFOLLOW, one component at a time, so a symlink planted
+in the replica tree cannot send a write outside the root.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
+                                TargetDown, TargetError, check_key)
+
+CHUNK = 1 << 20
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+MANIFEST = META_DIR + b"/manifest.jsonl"
+
+
+class LocalTarget(Target):
+    def __init__(self, name: str, root: Path):
+        self.name = name
+        self.root = Path(root)
+
+    # -- marker -------------------------------------------------------------------------------
+
+    def read_marker(self) -> Marker | None:
+        try:
+            data = (self.root / MARKER_NAME).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise TargetDown(f"cannot read {self.root / MARKER_NAME}: {exc.strerror}") from exc
+        return Marker.from_bytes(data)
+
+    def write_marker(self, marker: Marker) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with self._root_fd() as root_fd:
+                self._write_atomic(root_fd, MARKER_NAME.encode(), [marker.to_bytes()], None)
+        except OSError as exc:
+            raise TargetError(f"cannot initialise {self.root}: {exc.strerror}") from exc
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> None:
+        key = check_key(key)
+        folder, name = _split(key)
+        try:
+            with self._dir_fd(folder, create=True) as dir_fd:
+                if keep_previous_as is not None:
+                    self._keep_previous(dir_fd, name, keep_previous_as)
+                self._write_atomic(dir_fd, name, chunks, mtime_ns)
+        except OSError as exc:
+            raise TargetError(f"writing {_show(key)}: {_describe(exc)}") from exc
+
+    def _write_atomic(self, dir_fd: int, name: bytes, chunks: Iterable[bytes], mtime_ns: int | None) -> None:
+        temp = TEMP_PREFIX + secrets.token_hex(8).encode()
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640,
+                     dir_fd=dir_fd)
+        try:
+            try:
+                for chunk in chunks:
+                    _write_all(fd, chunk)
+                if mtime_ns is not None:
+                    os.utime(fd, ns=(mtime_ns, mtime_ns))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            _unlink_quietly(temp, dir_fd)
+            raise
+        os.fsync(dir_fd)
+
+    def _keep_previous(self, dir_fd: int, name: bytes, keep_as: bytes) -> None:
+        """Hard-link the current replica into the versions area before it is replaced."""
+        try:
+            os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        folder, kept_name = _split(keep_as)
+        with self._dir_fd(folder, create=True) as keep_fd:
+            try:
+                os.link(name, kept_name, src_dir_fd=dir_fd, dst_dir_fd=keep_fd, follow_symlinks=False)
+            except FileExistsError:
+                pass
+            os.fsync(keep_fd)
+
+    def checksum(self, key: bytes) -> str | None:
+        digest = hashlib.sha256()
+        try:
+            for chunk in self._read(check_key(key), drop_cache=True):
+                digest.update(chunk)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise TargetError(f"reading back {_show(key)}: {_describe(exc)}") from exc
+        return digest.hexdigest()
+
+    def open_read(self, key: bytes) -> Iterator[bytes]:
+        return self._read(check_key(key), drop_cache=False)
+
+    def _read(self, key: bytes, drop_cache: bool) -> Iterator[bytes]:
+        folder, name = _split(key)
+        with self._dir_fd(folder, create=False) as dir_fd:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        try:
+            if drop_cache and hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # read what the disk holds
+            while chunk := os.read(fd, CHUNK):
+                yield chunk
+        finally:
+            os.close(fd)
+
+    def list_keys(self) -> Iterator[bytes]:
+        root = bytes(self.root)
+        for folder, dirs, files in os.walk(root):
+            rel = os.path.relpath(folder, root)
+            if rel == b".":
+                dirs[:] = [d for d in dirs if d != META_DIR]
+                rel = b""
+            for name in files:
+                if name.startswith(TEMP_PREFIX) or (not rel and name == MARKER_NAME.encode()):
+                    continue
+                yield os.path.join(rel, name) if rel else name
+
+    # -- manifest and housekeeping ------------------------------------------------------------
+
+    def append_manifest(self, entries: list[ManifestEntry]) -> None:
+        if not entries:
+            return
+        data = "".join(entry.to_json() + "\n" for entry in entries).encode()
+        try:
+            with self._dir_fd(META_DIR, create=True) as meta_fd:
+                fd = os.open(b"manifest.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o640, dir_fd=meta_fd)
+                try:
+                    _write_all(fd, data)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        except OSError as exc:
+            raise TargetError(f"appending to the manifest: {_describe(exc)}") from exc
+
+    def read_manifest(self) -> Iterator[ManifestEntry]:
+        try:
+            chunks = list(self._read(MANIFEST, drop_cache=False))
+        except FileNotFoundError:
+            return
+        for line in b"".join(chunks).decode("utf-8", "replace").splitlines():
+            if line.strip():
+                try:
+                    yield ManifestEntry.from_json(line)
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn last line after a crash; the journal still has the truth
+
+    def remove_temporaries(self) -> int:
+        removed = 0
+        for folder, _dirs, files in os.walk(bytes(self.root)):
+            for name in files:
+                if name.startswith(TEMP_PREFIX):
+                    _unlink_quietly(os.path.join(folder, name), None)
+                    removed += 1
+        return removed
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _root_fd(self):
+        try:
+            fd = os.open(self.root, DIR_FLAGS & ~os.O_NOFOLLOW)
+        except FileNotFoundError as exc:
+            raise TargetDown(f"target root {self.root} does not exist") from exc
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+
+    def _require_marker(self, root_fd: int) -> None:
+        """Checked on the very folder fd the write goes through: an unmounted disk's empty mount point
+        has no marker, so nothing is ever written into it."""
+        try:
+            os.stat(MARKER_NAME, dir_fd=root_fd, follow_symlinks=False)
+        except FileNotFoundError as exc:
+            raise TargetDown(f"marker {MARKER_NAME} missing at {self.root}: is the disk mounted?") from exc
+
+    @contextmanager
+    def _dir_fd(self, folder: bytes, create: bool):
+        """An fd for ``folder`` under the root, walking one component at a time without following links."""
+        with self._root_fd() as root_fd:
+            if create:
+                self._require_marker(root_fd)
+            fd = os.dup(root_fd)
+        try:
+            for part in folder.split(b"/") if folder else []:
+                child = _enter(fd, part, create)
+                os.close(fd)
+                fd = child
+            yield fd
+        finally:
+            os.close(fd)
+
+
+def _enter(parent_fd: int, part: bytes, create: bool) -> int:
+    try:
+        return os.open(part, DIR_FLAGS, dir_fd=parent_fd)
+    except FileNotFoundError:
+        if not create:
+            raise
+    try:
+        os.mkdir(part, 0o750, dir_fd=parent_fd)
+    except FileExistsError:
+        pass
+    os.fsync(parent_fd)  # the new folder's name must survive a power cut too
+    return os.open(part, DIR_FLAGS, dir_fd=parent_fd)
+
+
+def _split(key: bytes) -> tuple[bytes, bytes]:
+    folder, _, name = key.rpartition(b"/")
+    return folder, name
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _unlink_quietly(name, dir_fd) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except OSError:
+        pass
+
+
+def _describe(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "a symlink in the replica tree (refused: never written through)"
+    name = errno.errorcode.get(exc.errno or 0, "")
+    return f"{exc.strerror or exc} ({name})" if name else str(exc)
+
+
+def _show(key: bytes) -> str:
+    return key.decode("utf-8", "backslashreplace")

@@ -1,0 +1,207 @@
+"""One SSH connection per target, shared; a small pool of SFTP channels over it, one per operation.
+
+Every failure that means "the link is gone" (timeout, EOF, protocol error) closes the connection and
+becomes TargetDown; the next operation reconnects. Host keys come only from the configured
+known_hosts file: an unknown or changed key is refused, never learned.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import socket
+import threading
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+import paramiko
+
+from jaga.config import SftpTargetConfig
+from replication.sftp.client import ExtSFTPClient
+from replication.target import TargetDown, TargetError
+
+log = logging.getLogger(__name__)
+
+LINK_ERRORS = (socket.timeout, TimeoutError, EOFError, paramiko.SSHException, ConnectionError)
+
+
+class UnknownHostKey(paramiko.SSHException):
+    """The server offered a key the known_hosts file does not list (RejectPolicy with details)."""
+
+    def __init__(self, hostname: str, key: paramiko.PKey):
+        super().__init__(f"{hostname} {key.get_name()} {fingerprint(key)}")
+        self.hostname, self.key = hostname, key
+
+
+class _Reject(paramiko.MissingHostKeyPolicy):
+    def missing_host_key(self, client, hostname, key):
+        raise UnknownHostKey(hostname, key)
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """The key's fingerprint as ``ssh-keygen -lf`` prints it, for the operator to compare."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+class SshSessions:
+    """Connect lazily, hand out SFTP channels, reconnect after the link broke."""
+
+    def __init__(self, config: SftpTargetConfig):
+        self.config = config
+        self.where = f"{config.user}@{config.host}:{config.port}"
+        self._lock = threading.Lock()
+        self._client: paramiko.SSHClient | None = None
+        self._idle: list[ExtSFTPClient] = []
+
+    @contextmanager
+    def sftp(self, what: str) -> Iterator[ExtSFTPClient]:
+        """An SFTP channel for one operation; errors become TargetDown/TargetError naming ``what``."""
+        client = self._checkout(what)
+        try:
+            with self.translate(what):
+                yield client
+        except (TargetError, FileNotFoundError) as exc:
+            self._checkin(client, reusable=isinstance(exc, FileNotFoundError) or _clean(exc))
+            raise
+        except BaseException:
+            _close_quietly(client)
+            raise
+        else:
+            self._checkin(client, reusable=True)
+
+    @contextmanager
+    def translate(self, what: str) -> Iterator[None]:
+        """Turn paramiko/socket errors into TargetDown (link gone: reconnect next time) or TargetError."""
+        try:
+            yield
+        except (TargetDown, TargetError, FileNotFoundError, ValueError):
+            raise
+        except LINK_ERRORS as exc:
+            self.reset()
+            raise TargetDown(f"{what}: connection to {self.where} lost: {_reason(exc)}") from exc
+        except OSError as exc:
+            if not self._active():
+                self.reset()
+                raise TargetDown(f"{what}: connection to {self.where} lost: {_reason(exc)}") from exc
+            raise TargetError(f"{what}: {_reason(exc)}") from exc
+
+    def exec(self, command: bytes, what: str) -> tuple[int, bytes, bytes]:
+        """Run ``command`` on the server (remote sha256sum); returns (status, stdout, stderr)."""
+        with self._lock:
+            client = self._connected()
+        with self.translate(what):
+            channel = client.get_transport().open_session(timeout=self.config.timeout)
+            try:
+                channel.settimeout(self.config.timeout)
+                channel.exec_command(command)
+                out, err = channel.makefile("rb").read(), channel.makefile_stderr("rb").read()
+                return channel.recv_exit_status(), out, err
+            finally:
+                channel.close()
+
+    def reset(self) -> None:
+        """Drop the connection and every channel; the next operation reconnects."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            client, self._client = self._client, None
+        for sftp in idle:
+            _close_quietly(sftp)
+        if client is not None:
+            _close_quietly(client)
+
+    close = reset
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _checkout(self, what: str) -> ExtSFTPClient:
+        with self._lock:
+            if self._idle and self._active_locked():
+                return self._idle.pop()
+            client = self._connected()
+        with self.translate(what):
+            sftp = ExtSFTPClient.from_transport(client.get_transport())
+            if sftp is None:
+                raise paramiko.SSHException("the server refused an SFTP channel")
+            sftp.get_channel().settimeout(self.config.timeout)
+            return sftp
+
+    def _checkin(self, sftp: ExtSFTPClient, reusable: bool) -> None:
+        with self._lock:
+            if reusable and self._active_locked() and sftp.sock.get_transport() is self._transport():
+                self._idle.append(sftp)
+                return
+        _close_quietly(sftp)
+
+    def _connected(self) -> paramiko.SSHClient:
+        """The live connection, connecting first if needed. Called with the lock held."""
+        if not self._active_locked():
+            if self._client is not None:
+                _close_quietly(self._client)
+            self._idle = []
+            self._client = None
+            self._client = connect(self.config)
+        return self._client
+
+    def _transport(self) -> paramiko.Transport | None:
+        return self._client.get_transport() if self._client is not None else None
+
+    def _active_locked(self) -> bool:
+        transport = self._transport()
+        return transport is not None and transport.is_active()
+
+    def _active(self) -> bool:
+        with self._lock:
+            return self._active_locked()
+
+
+def connect(config: SftpTargetConfig) -> paramiko.SSHClient:
+    """Connect and authenticate with the key file, checking the host key against known_hosts only."""
+    where = f"{config.host}:{config.port}"
+    client = paramiko.SSHClient()
+    try:
+        client.load_host_keys(str(config.known_hosts))
+    except OSError as exc:
+        raise TargetDown(f"cannot read known_hosts {config.known_hosts}: {exc.strerror or exc}") from exc
+    client.set_missing_host_key_policy(_Reject())
+    timeout = config.timeout
+    try:
+        client.connect(config.host, config.port, username=config.user, key_filename=str(config.key_file),
+                       timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout,
+                       allow_agent=False, look_for_keys=False)
+    except UnknownHostKey as exc:
+        raise TargetDown(f"host key of {where} is not in {config.known_hosts} ({exc.key.get_name()} "
+                         f"{fingerprint(exc.key)}); jaga never accepts unknown keys: check the fingerprint "
+                         "and add it to that file") from None
+    except paramiko.BadHostKeyException as exc:
+        raise TargetDown(f"host key of {where} CHANGED: known_hosts {config.known_hosts} expects "
+                         f"{fingerprint(exc.expected_key)}, the server offered {fingerprint(exc.key)}; "
+                         "refusing to connect") from None
+    except paramiko.AuthenticationException as exc:
+        raise TargetDown(f"{config.user}@{where} refused the key {config.key_file}: {exc}") from None
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        client.close()
+        raise TargetDown(f"cannot connect to {where}: {_reason(exc)}") from None
+    return client
+
+
+def _clean(exc: BaseException) -> bool:
+    """An error the server answered cleanly (a status reply): the channel is still in step."""
+    cause = exc.__cause__
+    return isinstance(cause, OSError) and not isinstance(cause, LINK_ERRORS)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _close_quietly(thing) -> None:
+    try:
+        thing.close()
+    except Exception:  # closing a broken connection may fail in many ways; it is gone either way
+        log.debug("closing %r failed", thing, exc_info=True)

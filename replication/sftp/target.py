@@ -1,0 +1,336 @@
+"""SftpTarget: upload to a temporary name beside the final one, fsync@openssh.com, posix-rename.
+
+The remote tree is walked one folder at a time with lstat, and a symlink met on the way is refused,
+so a link planted in the replica tree cannot send a write outside the root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import shlex
+import stat
+import threading
+from collections.abc import Iterable, Iterator
+
+from jaga.config import SftpTargetConfig
+from replication.sftp.client import FSYNC, HARDLINK, POSIX_RENAME, ExtSFTPClient
+from replication.sftp.connection import SshSessions
+from replication.sftp.throttle import Throttle
+from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
+                                TargetDown, TargetError, check_key)
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+MANIFEST = META_DIR + b"/manifest.jsonl"
+MARKER = MARKER_NAME.encode()
+SHA256_LINE = re.compile(rb"^([0-9a-f]{64})\b")
+
+
+class SftpTarget(Target):
+    """A folder on an SSH server, reached with a key and a pinned host key."""
+
+    def __init__(self, config: SftpTargetConfig):
+        if not config.path or not config.path.strip("/"):
+            raise ValueError(f"target {config.name}: the remote path must name a folder, not '/' or ''")
+        self.name = config.name
+        self.config = config
+        self.root = config.path.rstrip("/").encode("utf-8", "surrogateescape")
+        self.sessions = SshSessions(config)
+        self.throttle = Throttle(config.bandwidth)
+        self._manifest_lock = threading.Lock()
+        self._manifest_ends_clean = False
+        self._warned_no_fsync = False
+
+    # -- marker -------------------------------------------------------------------------------
+
+    def read_marker(self) -> Marker | None:
+        try:
+            data = b"".join(self._read(MARKER, "reading the marker"))
+        except FileNotFoundError:
+            return None
+        except TargetError as exc:
+            raise TargetDown(str(exc)) from exc
+        return Marker.from_bytes(data)
+
+    def write_marker(self, marker: Marker) -> None:
+        with self.sessions.sftp(f"initialising {self._show(b'')}") as sftp:
+            self._make_root(sftp)
+            temp = self._upload(sftp, b"", [marker.to_bytes()], None)
+            self._rename(sftp, temp, self._path(MARKER))
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> None:
+        key = check_key(key)
+        folder, name = _split(key)
+        with self.sessions.sftp(f"writing {self._show(key)}") as sftp:
+            self._ensure_dir(sftp, folder)
+            temp = self._upload(sftp, folder, self.throttle.chunks(chunks), mtime_ns)
+            try:
+                if keep_previous_as is not None:
+                    self._keep_previous(sftp, key, _check_version_key(keep_previous_as))
+                self._rename(sftp, temp, self._path(key))
+            except BaseException:
+                _remove_quietly(sftp, temp)
+                raise
+
+    def _upload(self, sftp: ExtSFTPClient, folder: bytes, chunks: Iterable[bytes], mtime_ns: int | None) -> bytes:
+        """Write a new temporary file in ``folder``, fsynced; return its path."""
+        temp = self._path(_join(folder, TEMP_PREFIX + secrets.token_hex(8).encode()))
+        try:
+            handle = sftp.open(temp, "wbx")
+        except FileNotFoundError:
+            raise self._missing_root(sftp) from None
+        try:
+            with handle:
+                handle.set_pipelined(True)
+                for chunk in chunks:
+                    handle.write(chunk)
+                if mtime_ns is not None:
+                    seconds = mtime_ns // 1_000_000_000  # SFTP v3 keeps whole seconds
+                    handle.utime((seconds, seconds))
+                self._fsync(sftp, handle)
+        except BaseException:
+            _remove_quietly(sftp, temp)
+            raise
+        return temp
+
+    def _fsync(self, sftp: ExtSFTPClient, handle) -> None:
+        if sftp.offers(FSYNC):
+            sftp.fsync(handle)
+            return
+        handle.flush()
+        if not self._warned_no_fsync:
+            self._warned_no_fsync = True
+            log.warning("target %s: the server does not offer %s; replicas are not fsynced", self.name, FSYNC)
+
+    def _rename(self, sftp: ExtSFTPClient, temp: bytes, final: bytes) -> None:
+        if not sftp.offers(POSIX_RENAME):
+            raise TargetError(f"{self.sessions.where} does not offer {POSIX_RENAME}: no atomic replace")
+        sftp.posix_rename(temp, final)
+
+    def _keep_previous(self, sftp: ExtSFTPClient, key: bytes, keep_as: bytes) -> None:
+        """Hard-link the current replica into the versions area (rename it when links are not offered)."""
+        current = self._path(key)
+        if _lstat(sftp, current) is None:
+            return
+        folder, _name = _split(keep_as)
+        self._ensure_dir(sftp, folder)
+        kept = self._path(keep_as)
+        if _lstat(sftp, kept) is not None:
+            return
+        if sftp.offers(HARDLINK):
+            sftp.hardlink(current, kept)
+        else:
+            self._rename(sftp, current, kept)
+
+    def checksum(self, key: bytes) -> str | None:
+        key = check_key(key)
+        if self.config.remote_sha256:
+            return self._remote_sha256(key)
+        digest = hashlib.sha256()
+        try:
+            for chunk in self._read(key, f"reading back {self._show(key)}"):
+                digest.update(chunk)
+        except FileNotFoundError:
+            return None
+        return digest.hexdigest()
+
+    def _remote_sha256(self, key: bytes) -> str | None:
+        what = f"hashing {self._show(key)} on the server"
+        with self.sessions.sftp(what) as sftp:
+            if _regular(sftp, self._path(key)) is None:
+                return None
+        quoted = shlex.quote(self._path(key).decode("utf-8", "surrogateescape"))
+        status, out, err = self.sessions.exec(b"sha256sum -- " + quoted.encode("utf-8", "surrogateescape"), what)
+        found = SHA256_LINE.match(out)
+        if status != 0 or not found:
+            raise TargetError(f"{what}: sha256sum exited {status}: {err.decode(errors='replace').strip()}")
+        return found.group(1).decode()
+
+    def open_read(self, key: bytes) -> Iterator[bytes]:
+        key = check_key(key)
+        return self._read(key, f"reading {self._show(key)}")
+
+    def _read(self, key: bytes, what: str) -> Iterator[bytes]:
+        with self.sessions.sftp(what) as sftp:
+            path = self._path(key)
+            size = _regular(sftp, path)
+            if size is None:
+                raise FileNotFoundError(f"{self._show(key)} is not on {self.name}")
+            with sftp.open(path, "rb") as handle:
+                handle.prefetch(size)
+                while chunk := handle.read(CHUNK):
+                    self.throttle.take(len(chunk))
+                    yield chunk
+
+    def list_keys(self) -> Iterator[bytes]:
+        with self.sessions.sftp("listing the replica") as sftp:
+            for rel, _attrs in self._walk(sftp, skip_meta=True):
+                name = rel.rpartition(b"/")[2]
+                if not name.startswith(TEMP_PREFIX) and rel != MARKER:
+                    yield rel
+
+    # -- manifest and housekeeping ------------------------------------------------------------
+
+    def append_manifest(self, entries: list[ManifestEntry]) -> None:
+        if not entries:
+            return
+        data = "".join(entry.to_json() + "\n" for entry in entries).encode()
+        with self._manifest_lock, self.sessions.sftp("appending to the manifest") as sftp:
+            self._ensure_dir(sftp, META_DIR)
+            path = self._path(MANIFEST)
+            if not self._manifest_ends_clean and not _ends_with_newline(sftp, path):
+                data = b"\n" + data  # a torn line from a cut link must not swallow our first entry
+            self._manifest_ends_clean = False
+            with sftp.open(path, "ab") as handle:
+                handle.write(data)
+                self._fsync(sftp, handle)
+            self._manifest_ends_clean = True
+
+    def read_manifest(self) -> Iterator[ManifestEntry]:
+        try:
+            data = b"".join(self._read(MANIFEST, "reading the manifest"))
+        except FileNotFoundError:
+            return
+        for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+            if line.strip():
+                try:
+                    yield ManifestEntry.from_json(line)
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning("target %s: manifest line %d skipped: %s", self.name, number, exc)
+
+    def remove_temporaries(self) -> int:
+        removed = 0
+        with self.sessions.sftp("removing temporaries") as sftp:
+            for rel, _attrs in self._walk(sftp, skip_meta=False):
+                if rel.rpartition(b"/")[2].startswith(TEMP_PREFIX):
+                    sftp.remove(self._path(rel))
+                    removed += 1
+        return removed
+
+    def close(self) -> None:
+        self.sessions.close()
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _path(self, rel: bytes) -> bytes:
+        return self.root + b"/" + rel if rel else self.root
+
+    def _show(self, rel: bytes) -> str:
+        return f"{self.sessions.where}:{self._path(rel).decode('utf-8', 'backslashreplace')}"
+
+    def _make_root(self, sftp: ExtSFTPClient) -> None:
+        """``mkdir -p`` the root itself (only write_marker creates it)."""
+        path = b"/" if self.root.startswith(b"/") else b""
+        for part in self.root.split(b"/"):
+            if part:
+                path = path + part if path in (b"", b"/") else path + b"/" + part
+                if _lstat(sftp, path) is None:
+                    _mkdir(sftp, path)
+
+    def _ensure_dir(self, sftp: ExtSFTPClient, folder: bytes) -> None:
+        """Create ``folder`` under the root one component at a time, refusing symlinks and files."""
+        rel = b""
+        for part in folder.split(b"/") if folder else []:
+            rel = _join(rel, part)
+            attrs = _lstat(sftp, self._path(rel))
+            if attrs is None:
+                try:
+                    _mkdir(sftp, self._path(rel))
+                except FileNotFoundError:
+                    raise self._missing_root(sftp) from None
+                attrs = _lstat(sftp, self._path(rel))
+            if attrs is None or stat.S_ISLNK(attrs.st_mode):
+                raise TargetError(f"{self._show(rel)} is a symlink in the replica tree (refused: never "
+                                  "written through)")
+            if not stat.S_ISDIR(attrs.st_mode):
+                raise TargetError(f"{self._show(rel)} is in the way: not a folder")
+
+    def _missing_root(self, sftp: ExtSFTPClient) -> Exception:
+        if _lstat(sftp, self.root) is None:
+            return TargetDown(f"target root {self._show(b'')} does not exist")
+        return TargetError(f"{self._show(b'')}: a folder vanished while writing")
+
+    def _walk(self, sftp: ExtSFTPClient, skip_meta: bool) -> Iterator[tuple[bytes, object]]:
+        """(relative path, attributes) of every non-folder below the root; symlinked folders not followed."""
+        pending = [b""]
+        while pending:
+            rel = pending.pop()
+            try:
+                entries = sftp.listdir_bytes(self._path(rel))
+            except FileNotFoundError:
+                continue
+            for name, attrs in sorted(entries):
+                child = _join(rel, name)
+                if stat.S_ISDIR(attrs.st_mode or 0):
+                    if not (skip_meta and child == META_DIR):
+                        pending.append(child)
+                else:
+                    yield child, attrs
+
+
+def _check_version_key(keep_as: bytes) -> bytes:
+    """keep_previous_as must name a place in the versions area, built by version_key()."""
+    head = META_DIR + b"/versions/"
+    if not keep_as.startswith(head):
+        raise TargetError(f"keep_previous_as {keep_as!r} is not in the versions area")
+    return head + check_key(keep_as[len(head):])
+
+
+def _lstat(sftp: ExtSFTPClient, path: bytes):
+    try:
+        return sftp.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _regular(sftp: ExtSFTPClient, path: bytes) -> int | None:
+    """Size of the regular file at ``path``, None when absent; a symlink there is refused."""
+    attrs = _lstat(sftp, path)
+    if attrs is None:
+        return None
+    if stat.S_ISLNK(attrs.st_mode):
+        raise TargetError(f"{path.decode('utf-8', 'backslashreplace')} is a symlink (refused)")
+    if not stat.S_ISREG(attrs.st_mode):
+        raise TargetError(f"{path.decode('utf-8', 'backslashreplace')} is not a regular file")
+    return attrs.st_size
+
+
+def _mkdir(sftp: ExtSFTPClient, path: bytes) -> None:
+    try:
+        sftp.mkdir(path, 0o750)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        if _lstat(sftp, path) is None:  # not "another worker made it first"
+            raise
+
+
+def _ends_with_newline(sftp: ExtSFTPClient, path: bytes) -> bool:
+    size = _regular(sftp, path)
+    if not size:
+        return True
+    with sftp.open(path, "rb") as handle:
+        handle.seek(size - 1)
+        return handle.read(1) == b"\n"
+
+
+def _remove_quietly(sftp: ExtSFTPClient, path: bytes) -> None:
+    try:
+        sftp.remove(path)
+    except Exception:  # the link may be gone; remove_temporaries() sweeps it up later
+        log.debug("could not remove temporary %r", path, exc_info=True)
+
+
+def _split(key: bytes) -> tuple[bytes, bytes]:
+    folder, _, name = key.rpartition(b"/")
+    return folder, name
+
+
+def _join(folder: bytes, name: bytes) -> bytes:
+    return folder + b"/" + name if folder else name

@@ -1,0 +1,232 @@
+"""One replicator per target: its own queue, pool, backoff and up/down state.
+
+A dispatcher thread claims due replicas from the journal, a bounded pool copies them, and the
+dispatcher writes the outcomes back in batches: the target's manifest first, then the journal, so a
+replica the journal calls verified is always in the target's own manifest too.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from journal import Journal, JournalError
+from journal.models import ReplicaState
+from journal.records import Job, Outcome
+from replication.copier import CHANGED, job_key, replicate
+from replication.readiness import ensure_ready
+from replication.target import ManifestEntry, Target, TargetDown, TargetError
+
+log = logging.getLogger("jaga.replication")
+DOWN_RETRY = 5.0      # seconds between checks of a target that is down
+IDLE_WAIT = 5.0       # longest sleep with nothing due; new work wakes the dispatcher at once
+
+
+class TargetReplicator:
+    def __init__(self, target: Target, journal: Journal, roots: dict[str, bytes], metrics, workers: int,
+                 on_changed=None):
+        self.target = target
+        self.name = target.name
+        self.journal = journal
+        self.roots = roots
+        self.metrics = metrics
+        self.workers = workers
+        self._on_changed = on_changed or (lambda watch, path: None)
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"copy-{self.name}")
+        self._in_flight: dict[int, Future] = {}
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.up = False
+        self.down_reason: str | None = "not checked yet"
+        self.consecutive_errors = 0
+        self._ready_checked_at = 0.0
+        self._temporaries_cleared = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"replicate-{self.name}", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._inbox.put("wake")
+
+    def stop(self, timeout: float = 8.0) -> None:
+        """Finish the copies in flight (each ends in a rename or a removed temporary), then record them."""
+        self._stopping.set()
+        self.wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.target.close()
+
+    # -- one pass, for `jaga sync` -------------------------------------------------------------
+
+    def drain(self, deadline: float) -> None:
+        """Copy everything due now, in this thread, until nothing is due or time runs out."""
+        while time.monotonic() < deadline and self._check_ready(force=True):
+            jobs = self.journal.claim(self.name, self.workers * 8)
+            if not jobs:
+                return
+            futures = [self._pool.submit(self._copy, job) for job in jobs]
+            self._record([f.result() for f in futures])
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._step()
+            except JournalError as exc:
+                log.error("target %s: journal unavailable, retrying: %s", self.name, exc)
+                self.metrics.journal_errors.inc()
+                self._stopping.wait(1.0)
+            except Exception:
+                log.exception("target %s: unexpected error in the dispatcher", self.name)
+                self._stopping.wait(1.0)
+        self._finish_in_flight()
+
+    def _step(self) -> None:
+        if self._check_ready() and len(self._in_flight) < self.workers:
+            for job in self.journal.claim(self.name, self.workers * 2 - len(self._in_flight)):
+                future = self._pool.submit(self._copy, job)
+                self._in_flight[job.replica_id] = future
+                future.add_done_callback(self._inbox.put)
+        done = self._collect(self._wait_time())
+        if done:
+            self._record(done)
+
+    def _wait_time(self) -> float:
+        if not self.up:
+            return DOWN_RETRY
+        if len(self._in_flight) >= self.workers:
+            return IDLE_WAIT
+        due = self.journal.next_due(self.name)
+        if due is None:
+            return IDLE_WAIT
+        return min(IDLE_WAIT, max(0.0, due - time.time()))
+
+    def _collect(self, timeout: float) -> list[Outcome]:
+        outcomes = []
+        try:
+            item = self._inbox.get(timeout=timeout) if timeout > 0 else self._inbox.get_nowait()
+            while True:
+                if isinstance(item, Future):
+                    outcome = item.result()
+                    self._in_flight.pop(outcome.job.replica_id, None)
+                    outcomes.append(outcome)
+                item = self._inbox.get_nowait()
+        except queue.Empty:
+            pass
+        return outcomes
+
+    def _finish_in_flight(self) -> None:
+        outcomes = [future.result() for future in list(self._in_flight.values())]
+        self._in_flight.clear()
+        if outcomes:
+            try:
+                self._record(outcomes)
+            except JournalError as exc:
+                log.error("target %s: could not record the last copies (they will be redone): %s",
+                          self.name, exc)
+
+    def _copy(self, job: Job) -> Outcome:
+        root = self.roots.get(job.watch)
+        if root is None:
+            return Outcome(job, ReplicaState.FAILED, error=f"watch {job.watch!r} is no longer configured")
+        try:
+            return replicate(job, root, self.target)
+        except TargetDown as exc:
+            return Outcome(job, "down", error=str(exc))
+        except Exception as exc:  # a bug must not kill the pool; the journal keeps the error
+            log.exception("target %s: copying %s failed unexpectedly", self.name, job.display_path)
+            return Outcome(job, ReplicaState.FAILED, error=f"internal error: {exc!r}")
+
+    # -- recording ----------------------------------------------------------------------------
+
+    def _record(self, outcomes: list[Outcome]) -> None:
+        outcomes = self._write_manifest(outcomes)
+        now = time.time()
+        stored = []
+        for outcome in outcomes:
+            if outcome.state == "down":
+                self._mark_down(outcome.error)
+        recovered = self.consecutive_errors > 0 and any(o.state == ReplicaState.VERIFIED for o in outcomes)
+        self.journal.finish(outcomes, now)
+        for outcome in outcomes:
+            self._account(outcome, now)
+        if recovered:
+            expedited = self.journal.expedite(self.name, now)
+            if expedited:
+                log.info("target %s works again: %d waiting replica(s) retried now", self.name, expedited)
+
+    def _write_manifest(self, outcomes: list[Outcome]) -> list[Outcome]:
+        verified = [o for o in outcomes if o.state == ReplicaState.VERIFIED]
+        if not verified:
+            return outcomes
+        entries = [ManifestEntry(key=job_key(o.job), version=o.job.number, size=o.job.size, sha256=o.sha256,
+                                 mtime_ns=o.job.mtime_ns, replicated_at=o.stored_at or time.time())
+                   for o in verified]
+        try:
+            self.target.append_manifest(entries)
+            return outcomes
+        except (TargetError, TargetDown) as exc:
+            error = f"writing the target's manifest: {exc}"
+            return [Outcome(o.job, ReplicaState.FAILED, error=error) if o.state == ReplicaState.VERIFIED else o
+                    for o in outcomes]
+
+    def _account(self, outcome: Outcome, now: float) -> None:
+        job = outcome.job
+        if outcome.state == ReplicaState.VERIFIED:
+            self.consecutive_errors = 0
+            self.metrics.replicas_verified.labels(target=self.name).inc()
+            self.metrics.bytes_replicated.labels(target=self.name).inc(job.size)
+            self.metrics.latency.labels(target=self.name).observe(max(0.0, now - job.completed_at))
+            log.debug("target %s: verified %s v%d", self.name, job.display_path, job.number)
+        elif outcome.state == "down":
+            pass
+        elif outcome.state == CHANGED:
+            log.info("target %s: %s %s; observing it again", self.name, job.display_path, outcome.error)
+            self._on_changed(job.watch, job.path)
+        else:
+            self.consecutive_errors += 1
+            self.metrics.replication_errors.labels(target=self.name).inc()
+            log.warning("target %s: copy of %s failed (attempt %d): %s", self.name, job.display_path,
+                        job.attempts + 1, outcome.error)
+
+    # -- up / down ----------------------------------------------------------------------------
+
+    def _check_ready(self, force: bool = False) -> bool:
+        """Check the marker at most once a second while up, every DOWN_RETRY while down."""
+        now = time.monotonic()
+        interval = 1.0 if self.up else DOWN_RETRY
+        if not force and now - self._ready_checked_at < interval:
+            return self.up
+        self._ready_checked_at = now
+        try:
+            ensure_ready(self.target, self.journal)
+            if not self._temporaries_cleared:
+                removed = self.target.remove_temporaries()
+                self._temporaries_cleared = True
+                if removed:
+                    log.info("target %s: removed %d temporary file(s) left by an interrupted run",
+                             self.name, removed)
+        except (TargetDown, TargetError) as exc:
+            self._mark_down(str(exc))
+            return False
+        if not self.up:
+            log.info("target %s is up", self.name)
+        self.up, self.down_reason = True, None
+        self.metrics.target_up.labels(target=self.name).set(1)
+        return True
+
+    def _mark_down(self, reason: str | None) -> None:
+        if self.up or self.down_reason != reason:
+            log.error("target %s is down: %s", self.name, reason)
+        self.up, self.down_reason = False, reason
+        self._ready_checked_at = time.monotonic()
+        self.metrics.target_up.labels(target=self.name).set(0)
