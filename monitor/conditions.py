@@ -1,0 +1,86 @@
+"""What is wrong right now, as alert conditions: from disk reports, filesystem stats and targets.
+
+The alert names match deploy/prometheus/jaga-rules.yml, so a Prometheus shop and jaga's own
+notifier page people for the same things under the same names.
+"""
+
+from __future__ import annotations
+
+from jaga.units import format_duration
+from monitor.alerts import Condition
+from monitor.filesystems import FilesystemStat
+from monitor.report import DiskReport
+from monitor.settings import AlertsConfig, FilesystemConfig
+
+CRITICAL, WARNING = "critical", "warning"
+
+
+def disk_conditions(reports: list[DiskReport], scan_error: str | None) -> list[Condition]:
+    conditions = []
+    if scan_error:
+        conditions.append(Condition("disk:*:SmartUnavailable", "SmartUnavailable", WARNING, "SMART",
+                                    f"SMART cannot be read: {scan_error}"))
+    for report in reports:
+        subject = f"disk {report.device} ({report.model or '?'}, serial {report.serial or '?'})"
+        summary = "; ".join(report.reasons)
+        if report.health == "failing":
+            conditions.append(Condition(f"disk:{report.device}:DiskFailing", "DiskFailing", CRITICAL, subject, summary))
+        elif report.health == "warning":
+            conditions.append(Condition(f"disk:{report.device}:DiskWarning", "DiskWarning", WARNING, subject, summary))
+        elif report.health == "unknown" and not scan_error:
+            conditions.append(Condition(f"disk:{report.device}:DiskUnknown", "DiskUnknown", CRITICAL, subject,
+                                        f"the disk does not answer: {summary}"))
+        for rise in report.rises:
+            conditions.append(Condition(
+                f"disk:{report.device}:DiskCounterRising:{rise['counter']}", "DiskCounterRising", WARNING,
+                subject, f"{rise['name']} rose to {rise['now']} (was {rise['was']})"))
+    return conditions
+
+
+def filesystem_conditions(stats: list[FilesystemStat], config: FilesystemConfig) -> list[Condition]:
+    conditions = []
+    for stat in stats:
+        if stat.error:
+            continue
+        where = f"{stat.path} ({stat.label}, on {stat.block_device or stat.mountpoint}" + \
+                (f", disk {', '.join(stat.disks)})" if stat.disks else ")")
+        conditions += _space(stat, where, config)
+        if stat.readonly:
+            conditions.append(Condition(f"fs:{stat.path}:FilesystemReadOnly", "FilesystemReadOnly", CRITICAL,
+                                        where, f"{stat.mountpoint} is mounted read-only: nothing can be written"))
+        ttf = stat.time_to_full_seconds
+        if ttf is not None and ttf < config.time_to_full_warning:
+            conditions.append(Condition(f"fs:{stat.path}:FilesystemFillingUp", "FilesystemFillingUp", WARNING,
+                                        where, f"at the recent rate it is full in {format_duration(ttf)}"))
+    return conditions
+
+
+def _space(stat: FilesystemStat, where: str, config: FilesystemConfig) -> list[Condition]:
+    found = []
+    for what, ratio in (("space", stat.free_ratio), ("inodes", stat.free_inodes_ratio)):
+        if ratio is None or ratio >= config.warning_free_ratio:
+            continue
+        severity = CRITICAL if ratio < config.critical_free_ratio else WARNING
+        detail = f"{stat.free_bytes / 2**30:.1f} GiB" if what == "space" else f"{stat.free_inodes} inodes"
+        found.append(Condition(f"fs:{stat.path}:FilesystemLow:{what}", "FilesystemLow", severity, where,
+                               f"{ratio:.1%} {what} free ({detail})"))
+    return found
+
+
+def target_conditions(status: dict[str, dict], config: AlertsConfig) -> list[Condition]:
+    conditions = []
+    for name, target in sorted(status.items()):
+        subject = f"target {name}"
+        if not target.get("up", True):
+            conditions.append(Condition(f"target:{name}:TargetDown", "TargetDown", CRITICAL, subject,
+                                        f"replica target {name} is down; {target.get('pending', 0)} files wait"))
+        age = target.get("oldest_pending_seconds")
+        if age is not None and age > config.backlog_age:
+            conditions.append(Condition(
+                f"target:{name}:ReplicationBacklogOld", "ReplicationBacklogOld", WARNING, subject,
+                f"the oldest of {target.get('pending', 0)} pending files has waited {format_duration(age)}"))
+        errors = target.get("consecutive_errors", 0) or 0
+        if errors >= config.error_run:
+            conditions.append(Condition(f"target:{name}:ReplicationErrors", "ReplicationErrors", WARNING, subject,
+                                        f"{errors} replication errors in a row"))
+    return conditions
