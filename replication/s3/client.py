@@ -1,0 +1,97 @@
+"""Building the boto3 client (credentials from the environment, a profile or a file) and turning
+botocore's errors into TargetDown / TargetError. Credentials are read by botocore, never by jaga,
+and never appear in a message or a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnectionError,
+                                 CredentialRetrievalError, FlexibleChecksumError, HTTPClientError,
+                                 NoCredentialsError, PartialCredentialsError, ProfileNotFound)
+
+from jaga.config import S3TargetConfig
+from replication.target import TargetDown, TargetError
+
+DOWN_CODES = {"NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+              "ExpiredToken", "InvalidToken", "AllAccessDisabled", "AccountProblem"}
+MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+SIGNING_LOGGERS = ("botocore.auth", "botocore.endpoint", "botocore.awsrequest")
+
+
+def make_client(config: S3TargetConfig):
+    """A thread-safe S3 client; raises TargetDown when the credentials setup is unusable."""
+    _hide_signing_details()
+    try:
+        core = botocore.session.Session(profile=config.profile)
+        if config.credentials_file is not None:
+            core.set_config_variable("credentials_file", str(config.credentials_file))
+        session = boto3.session.Session(botocore_session=core, region_name=config.region)
+        return session.client("s3", endpoint_url=config.endpoint_url, config=client_config(config))
+    except ProfileNotFound as exc:
+        raise TargetDown(f"target {config.name}: {exc}") from None
+
+
+def client_config(config: S3TargetConfig) -> Config:
+    # Path-style addressing for self-hosted stores (MinIO, Ceph RGW, Garage); AWS picks its own.
+    # Checksums are sent explicitly by jaga, so botocore's automatic CRC trailers (which older
+    # S3-compatible servers reject) are switched off.
+    return Config(connect_timeout=config.timeout, read_timeout=config.timeout,
+                  retries={"mode": "standard", "total_max_attempts": 2},
+                  s3={"addressing_style": "path" if config.endpoint_url else "auto"},
+                  request_checksum_calculation="when_required",
+                  response_checksum_validation="when_required")
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def is_missing(exc: ClientError) -> bool:
+    return error_code(exc) in MISSING_CODES
+
+
+@contextmanager
+def translate(what: str, where: str) -> Iterator[None]:
+    """botocore errors → TargetDown (unreachable, no credentials, no bucket) or TargetError."""
+    try:
+        yield
+    except (TargetDown, TargetError, FileNotFoundError, ValueError):
+        raise
+    except (BotoConnectionError, HTTPClientError) as exc:
+        raise TargetDown(f"{what}: {where} unreachable: {exc}") from None
+    except (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError) as exc:
+        raise TargetDown(f"{what}: no usable credentials for {where} "
+                         f"(environment, profile or credentials_file): {type(exc).__name__}") from None
+    except ClientError as exc:
+        kind = TargetDown if error_code(exc) in DOWN_CODES else TargetError
+        raise kind(f"{what}: {where}: {exc}") from None
+    except FlexibleChecksumError as exc:
+        raise TargetError(f"{what}: the bytes read back do not match the stored checksum: {exc}") from None
+    except BotoCoreError as exc:
+        raise TargetError(f"{what}: {where}: {exc}") from None
+
+
+class _DropSigning(logging.Filter):
+    """Drop debug records that would print request signatures or Authorization headers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a record that cannot even be formatted is not worth the risk
+            return False
+        return not any(word in text for word in ("Authorization", "Signature", "X-Amz-Security-Token",
+                                                 "aws_secret_access_key", "SecretAccessKey"))
+
+
+def _hide_signing_details() -> None:
+    for name in SIGNING_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropSigning) for f in logger.filters):
+            logger.addFilter(_DropSigning())

@@ -1,0 +1,225 @@
+"""S3Target: a bucket and prefix on AWS S3 or an S3-compatible store (MinIO, Ceph RGW, Garage).
+
+Objects are written whole (PutObject, or CopyObject after a multipart upload), so there is no
+temporary name to rename; the manifest cannot be appended to, so each append is a new segment object
+under ``.jaga/manifest/`` and reading the manifest reads every segment in name order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+
+from botocore.exceptions import ClientError
+
+from jaga.config import S3TargetConfig
+from replication.s3.client import is_missing, make_client, translate
+from replication.s3.keys import VERSIONS, ObjectNames, decode_key
+from replication.s3.upload import delete_quietly, hex_of, put_large, put_small, read_up_to
+from replication.sftp.throttle import Throttle
+from replication.target import (ManifestEntry, Marker, Target, TargetDown, TargetError,
+                                check_key)
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+
+
+class S3Target(Target):
+    """Objects under ``s3://bucket/prefix/``; nothing is ever written outside that prefix."""
+
+    def __init__(self, config: S3TargetConfig):
+        self.name = config.name
+        self.config = config
+        self.bucket = config.bucket
+        self.names = ObjectNames(config.prefix)
+        self.where = f"s3://{config.bucket}/{self.names.root}" + (
+            f" at {config.endpoint_url}" if config.endpoint_url else "")
+        self.throttle = Throttle(config.bandwidth)
+        self._lock = threading.Lock()
+        self._client = None
+
+    @property
+    def client(self):
+        """Made on first use, so a broken credentials setup shows up as TargetDown, not at start-up."""
+        with self._lock:
+            if self._client is None:
+                self._client = make_client(self.config)
+            return self._client
+
+    def _ops(self, what: str):
+        return translate(what, self.where)
+
+    # -- marker -------------------------------------------------------------------------------
+
+    def read_marker(self) -> Marker | None:
+        try:
+            with self._ops("reading the marker"):
+                data = b"".join(self._get(self.names.marker))
+        except FileNotFoundError:
+            return None
+        except TargetError as exc:
+            raise TargetDown(str(exc)) from None
+        return Marker.from_bytes(data)
+
+    def write_marker(self, marker: Marker) -> None:
+        with self._ops("initialising the target"):
+            self._ensure_bucket()
+            put_small(self.client, self.bucket, self.names.marker, marker.to_bytes(), 0)
+
+    def _ensure_bucket(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as exc:
+            if not is_missing(exc) and "NoSuchBucket" not in str(exc):
+                raise
+        region = self.client.meta.region_name
+        extra = {} if region in (None, "us-east-1") else {
+            "CreateBucketConfiguration": {"LocationConstraint": region}}
+        self.client.create_bucket(Bucket=self.bucket, **extra)
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> None:
+        name = self.names.data(check_key(key))
+        with self._ops(f"writing {_show(key)}"):
+            if keep_previous_as is not None:
+                self._keep_previous(name, self.names.data(_check_version_key(keep_previous_as)))
+            stream = iter(self.throttle.chunks(chunks))
+            head, complete = read_up_to(stream, self.config.multipart_threshold)
+            if complete:
+                put_small(self.client, self.bucket, name, bytes(head), mtime_ns)
+            else:
+                put_large(self.client, self.bucket, name, self.names.temp(), head, stream,
+                          self.config.multipart_threshold, mtime_ns)
+
+    def _keep_previous(self, name: str, kept: str) -> None:
+        """Server-side copy of the current object to its version name, unless already kept."""
+        if self._head(name) is None or self._head(kept) is not None:
+            return
+        self.client.copy_object(Bucket=self.bucket, Key=kept, CopySource={"Bucket": self.bucket, "Key": name},
+                                MetadataDirective="COPY", ChecksumAlgorithm="SHA256")
+
+    def checksum(self, key: bytes) -> str | None:
+        """S3's own full-object SHA-256 of the stored object; servers that keep none: read back and hash."""
+        name = self.names.data(check_key(key))
+        with self._ops(f"checking {_show(key)}"):
+            head = self._head(name)
+            if head is None:
+                return None
+            stored = head.get("ChecksumSHA256")
+            if stored and "-" not in stored:
+                return hex_of(stored)
+            digest = hashlib.sha256()
+            try:
+                for chunk in self._get(name):
+                    digest.update(chunk)
+            except FileNotFoundError:
+                return None
+            return digest.hexdigest()
+
+    def open_read(self, key: bytes) -> Iterator[bytes]:
+        name = self.names.data(check_key(key))
+        with self._ops(f"reading {_show(key)}"):
+            yield from self._get(name)
+
+    def list_keys(self) -> Iterator[bytes]:
+        with self._ops("listing the replica"):
+            for name in self._list(self.names.root):
+                relative = self.names.relative(name)
+                if relative and self.names.is_data(relative):
+                    yield decode_key(relative)
+
+    # -- manifest and housekeeping ------------------------------------------------------------
+
+    def append_manifest(self, entries: list[ManifestEntry]) -> None:
+        if not entries:
+            return
+        data = "".join(entry.to_json() + "\n" for entry in entries).encode()
+        with self._ops("writing a manifest segment"):
+            put_small(self.client, self.bucket, self.names.manifest_segment(), data, 0)
+
+    def read_manifest(self) -> Iterator[ManifestEntry]:
+        with self._ops("reading the manifest"):
+            for segment in sorted(self._list(self.names.manifest_dir)):
+                try:
+                    data = b"".join(self._get(segment))
+                except FileNotFoundError:
+                    continue
+                yield from _parse_segment(self.name, segment, data)
+
+    def remove_temporaries(self) -> int:
+        removed = 0
+        with self._ops("removing temporaries"):
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=self.names.temp_dir)
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                       UploadId=upload["UploadId"])
+                    removed += 1
+            for name in list(self._list(self.names.temp_dir)):
+                delete_quietly(self.client, self.bucket, name)
+                removed += 1
+        return removed
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _head(self, name: str) -> dict | None:
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=name, ChecksumMode="ENABLED")
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            raise
+
+    def _get(self, name: str) -> Iterator[bytes]:
+        """The object's bytes; botocore checks them against the stored full-object checksum."""
+        try:
+            reply = self.client.get_object(Bucket=self.bucket, Key=name, ChecksumMode="ENABLED")
+        except ClientError as exc:
+            if is_missing(exc):
+                raise FileNotFoundError(f"{name} is not in {self.where}") from None
+            raise
+        body = reply["Body"]
+        try:
+            for chunk in body.iter_chunks(CHUNK):
+                self.throttle.take(len(chunk))
+                yield chunk
+        finally:
+            body.close()
+
+    def _list(self, prefix: str) -> Iterator[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+
+def _parse_segment(target: str, segment: str, data: bytes) -> Iterator[ManifestEntry]:
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        if line.strip():
+            try:
+                yield ManifestEntry.from_json(line)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("target %s: manifest %s line %d skipped: %s", target, segment, number, exc)
+
+
+def _check_version_key(keep_as: bytes) -> bytes:
+    head = VERSIONS.encode()
+    if not keep_as.startswith(head):
+        raise TargetError(f"keep_previous_as {keep_as!r} is not in the versions area")
+    return head + check_key(keep_as[len(head):])
+
+
+def _show(key: bytes) -> str:
+    return key.decode("utf-8", "backslashreplace")
