@@ -1,0 +1,187 @@
+"""Bad input gets a clear error and loses nothing; the daemon keeps running."""
+
+import os
+import threading
+import time
+
+import pytest
+
+from tests.harness import wait_for, write_file
+from tests.invariants import assert_all_replicated
+
+
+def skip_reasons(deployment) -> dict[bytes, str]:
+    return {bytes(p): r for p, r in deployment.journal_rows("SELECT path, reason FROM skips")}
+
+
+def test_a_symlink_out_of_the_tree_is_not_followed_and_recorded_as_skipped(deployment, tmp_path):
+    secret = tmp_path / "outside" / "secret.txt"
+    write_file(secret, b"not for the replica")
+    deployment.start()
+    os.symlink(secret, deployment.uploads / "link.pdf")
+    os.symlink(secret.parent, deployment.uploads / "linkdir")
+    write_file(deployment.uploads / "after.pdf", b"still flowing")
+    wait_for(lambda: deployment.is_verified(b"after.pdf"), message="a normal file after the symlink")
+    wait_for(lambda: skip_reasons(deployment).get(b"link.pdf") == "symlink", message="symlink skipped")
+    assert skip_reasons(deployment).get(b"linkdir") == "symlink"
+    assert not (deployment.replica_data / "link.pdf").exists()
+    assert not (deployment.replica_data / "linkdir").exists()
+    assert deployment.metric("jaga_files_skipped_total", watch="uploads", reason="symlink") >= 1
+    assert "link.pdf" in deployment.log_text() and "not followed" in deployment.log_text()
+
+
+def test_a_symlink_loop_is_skipped(deployment):
+    deployment.start()
+    os.symlink("loop-b", deployment.uploads / "loop-a")
+    os.symlink("loop-a", deployment.uploads / "loop-b")
+    write_file(deployment.uploads / "ok.pdf", b"ok")
+    wait_for(lambda: deployment.is_verified(b"ok.pdf"), message="normal file")
+    result = deployment.cli("sync")  # a full reconcile walks past the loop too
+    assert result.returncode == 0, result.stderr
+    assert skip_reasons(deployment).get(b"loop-a") == "symlink"
+
+
+def test_a_fifo_does_not_hang_the_daemon(deployment):
+    deployment.start()
+    os.mkfifo(deployment.uploads / "pipe.pdf")
+    for i in range(5):
+        write_file(deployment.uploads / f"after-{i}.pdf", b"x" * i)
+    wait_for(lambda: all(deployment.is_verified(f"after-{i}.pdf".encode()) for i in range(5)),
+             message="files after the fifo")
+    wait_for(lambda: skip_reasons(deployment).get(b"pipe.pdf") == "fifo", message="fifo skipped")
+    assert deployment.cli("sync").returncode == 0
+
+
+def test_a_file_deleted_before_it_is_copied_is_not_an_error(deployment):
+    deployment.start()
+    write_file(deployment.uploads / "first.pdf", b"initialises the target")
+    wait_for(lambda: deployment.is_verified(b"first.pdf"), message="target initialised")
+    marker = deployment.replica / ".jaga-target"
+    saved = marker.read_bytes()
+    marker.unlink()  # the target goes down: the next file is journaled but cannot be copied
+    write_file(deployment.uploads / "short-lived.pdf", b"soon gone")
+    wait_for(lambda: deployment.replica_states().get(b"short-lived.pdf") == ["pending"], message="journaled")
+    os.unlink(deployment.uploads / "short-lived.pdf")
+    wait_for(lambda: deployment.replica_states().get(b"short-lived.pdf") == ["superseded"],
+             message="the pending copy given up because the source is gone")
+    marker.write_bytes(saved)
+    write_file(deployment.uploads / "stays.pdf", b"here")
+    wait_for(lambda: deployment.is_verified(b"stays.pdf"), message="the next file")
+    assert not (deployment.replica_data / "short-lived.pdf").exists()
+    assert deployment.metric("jaga_replication_errors_total", target="secondary") == 0
+
+
+def test_a_file_rewritten_during_the_copy_is_observed_again_not_verified(deployment):
+    deployment.start()
+    path = deployment.uploads / "big.bin"
+    stop = threading.Event()
+
+    def rewrite():
+        n = 0
+        while not stop.is_set():
+            n += 1
+            write_file(path, bytes([n % 256]) * 8_000_000)
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    try:
+        wait_for(lambda: deployment.log_text().count("observing it again") >= 1, timeout=30,
+                 message="a copy noticing the change")
+    finally:
+        stop.set()
+        writer.join()
+    wait_for(lambda: deployment.is_verified(b"big.bin"), timeout=30, message="final version verified")
+    assert (deployment.replica_data / "big.bin").read_bytes() == path.read_bytes()
+    assert_all_replicated(deployment)
+
+
+def test_a_file_truncated_during_the_copy_is_not_verified(deployment):
+    deployment.start()
+    path = deployment.uploads / "t.bin"
+    write_file(path, os.urandom(20_000_000))
+    with open(path, "r+b") as handle:
+        handle.truncate(1000)
+    wait_for(lambda: deployment.is_verified(b"t.bin") and os.path.getsize(
+        deployment.replica_data / "t.bin") == 1000, timeout=30, message="truncated version verified")
+    assert_all_replicated(deployment)
+
+
+@pytest.mark.parametrize("name", [b"caf\xe9-latin1.pdf", b"line\nbreak.pdf", b"tab\there.pdf",
+                                  b"\xff\xfe-raw.pdf", "proposal-\u00e9t\u00e9-\u6587.pdf".encode(),
+                                  b"a" * 255, b"-dash", b"space at end "])
+def test_odd_names_round_trip_byte_for_byte(deployment, name):
+    deployment.start()
+    path = os.path.join(os.fsencode(deployment.uploads), name)
+    write_file(path, b"content of " + name)
+    wait_for(lambda: deployment.is_verified(name), message=f"{name!r} verified")
+    replica = os.path.join(os.fsencode(deployment.replica_data), name)
+    with open(replica, "rb") as handle:
+        assert handle.read() == b"content of " + name
+    paths = [bytes(p) for (p,) in deployment.journal_rows("SELECT path FROM files")]
+    assert paths == [name]
+
+
+def test_sixty_level_deep_folders(deployment):
+    deployment.start()
+    rel = b"/".join(b"d%02d" % i for i in range(60)) + b"/deep.pdf"
+    write_file(os.path.join(os.fsencode(deployment.uploads), rel), b"deep")
+    wait_for(lambda: deployment.is_verified(rel), timeout=30, message="deep file verified")
+    assert_all_replicated(deployment)
+
+
+def test_an_empty_file_is_replicated(deployment):
+    deployment.start()
+    write_file(deployment.uploads / "empty.pdf", b"")
+    wait_for(lambda: deployment.is_verified(b"empty.pdf"), message="empty file verified")
+    assert (deployment.replica_data / "empty.pdf").read_bytes() == b""
+
+
+def test_a_file_still_being_appended_to_is_not_replicated_before_it_settles(deployment):
+    deployment.doc["ingest"]["settle"] = "1s"
+    deployment.write_config()
+    deployment.start()
+    with open(deployment.uploads / "growing.log.pdf", "wb") as handle:
+        for _ in range(12):  # 3 s of appends, each well inside the settle window
+            handle.write(b"more\n")
+            handle.flush()
+            time.sleep(0.25)
+            assert not deployment.journal_rows("SELECT 1 FROM files"), "journaled while still growing"
+    wait_for(lambda: deployment.is_verified(b"growing.log.pdf"), message="settled file verified")
+    assert (deployment.replica_data / "growing.log.pdf").read_bytes() == b"more\n" * 12
+
+
+def test_a_burst_of_1000_files_into_new_nested_folders_is_all_replicated(deployment):
+    deployment.start()
+    for i in range(1000):
+        write_file(deployment.uploads / f"burst{i % 10}" / f"sub{i % 7}" / f"deeper{i % 3}" / f"{i:04}.pdf",
+                   b"%d" % i * 50)
+    wait_for(lambda: deployment.verified_count() == 1000, timeout=120, interval=0.5,
+             message="1000 files verified")
+    assert_all_replicated(deployment)
+
+
+def test_a_folder_renamed_inside_the_tree_is_recorded_under_its_new_name(deployment):
+    deployment.start()
+    for i in range(5):
+        write_file(deployment.uploads / "draft" / f"{i}.pdf", b"%d" % i)
+    wait_for(lambda: deployment.verified_count() == 5, message="first names verified")
+    os.rename(deployment.uploads / "draft", deployment.uploads / "final")
+    wait_for(lambda: all(deployment.is_verified(f"final/{i}.pdf".encode()) for i in range(5)),
+             message="new names verified")
+    assert (deployment.replica_data / "draft" / "0.pdf").exists(), "old replicas are kept"
+    assert (deployment.replica_data / "final" / "4.pdf").read_bytes() == b"4"
+
+
+def test_a_broken_config_file_is_refused_with_the_key_and_exit_2(tmp_path):
+    from tests.harness import jaga_command
+    import subprocess
+    config = tmp_path / "bad.yaml"
+    config.write_text("watch:\n  - path: up\n    ignroe: ['*.x']\ntargets:\n  - name: s\n    type: local\n"
+                      "    path: r\ningest:\n  settle: soon\n")
+    result = subprocess.run(jaga_command("-c", str(config), "check-config"), capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "watch.0.ignroe: unknown key" in result.stderr
+    assert "ingest.settle" in result.stderr and "not a duration" in result.stderr
+    config.write_text("watch: [unclosed")
+    result = subprocess.run(jaga_command("-c", str(config), "run"), capture_output=True, text=True)
+    assert result.returncode == 2 and "not valid YAML" in result.stderr

@@ -1,0 +1,145 @@
+"""The daemon end to end: a file the upload app finishes writing is journaled, replicated, verified."""
+
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+
+from tests.conftest import needs_binary
+from tests.harness import sha256_file, temporaries, wait_for, write_file
+from tests.invariants import assert_all_replicated
+
+
+def test_a_closed_file_is_replicated_verified_and_counted(deployment):
+    deployment.start()
+    data = os.urandom(300_000)
+    write_file(deployment.uploads / "hibah" / "proposal-001.pdf", data)
+
+    wait_for(lambda: deployment.is_verified(b"hibah/proposal-001.pdf"), message="verified replica")
+    replica = deployment.replica_data / "hibah" / "proposal-001.pdf"
+    assert replica.read_bytes() == data
+    (sha,) = deployment.journal_rows("SELECT sha256 FROM versions")[0]
+    assert sha == sha256_file(replica)
+    assert deployment.metric("jaga_files_ingested_total", watch="uploads") == 1
+    assert deployment.metric("jaga_bytes_ingested_total", watch="uploads") == len(data)
+    assert deployment.metric("jaga_replicas_verified_total", target="secondary") == 1
+    assert deployment.metric("jaga_target_up", target="secondary") == 1
+    status = deployment.status()
+    assert status["files"] == 1 and status["bytes"] == len(data)
+    assert status["targets"]["secondary"] == {**status["targets"]["secondary"], "verified": 1, "pending": 0,
+                                              "failed": 0, "up": True}
+
+
+def test_a_renamed_in_file_is_complete_at_once_and_temporary_names_are_ignored(deployment):
+    deployment.settle = "1h"
+    deployment.doc["ingest"]["settle"] = "1h"  # only the rename can make it complete
+    deployment.write_config()
+    deployment.start()
+    write_file(deployment.uploads / "bansos" / "scan.jpg.part", b"x" * 5000)
+    os.replace(deployment.uploads / "bansos" / "scan.jpg.part", deployment.uploads / "bansos" / "scan.jpg")
+    wait_for(lambda: deployment.is_verified(b"bansos/scan.jpg"), message="renamed file verified")
+    paths = [bytes(p) for (p,) in deployment.journal_rows("SELECT path FROM files")]
+    assert paths == [b"bansos/scan.jpg"], "the .part name must never be journaled"
+
+
+def test_files_written_while_stopped_are_found_by_the_startup_reconcile(deployment):
+    write_file(deployment.uploads / "old" / "a.pdf", b"written before jaga started")
+    past = 1_600_000_000
+    os.utime(deployment.uploads / "old" / "a.pdf", (past, past))
+    deployment.start()
+    wait_for(lambda: deployment.is_verified(b"old/a.pdf"), message="reconciled file verified")
+    assert os.stat(deployment.replica_data / "old" / "a.pdf").st_mtime == past, "replica keeps the mtime"
+
+
+def test_a_changed_file_becomes_a_new_version_and_the_old_replica_is_kept(deployment):
+    deployment.start()
+    path = deployment.uploads / "p.pdf"
+    write_file(path, b"first draft")
+    wait_for(lambda: deployment.is_verified(b"p.pdf"), message="v1 verified")
+    write_file(path, b"second, longer draft")
+    wait_for(lambda: deployment.journal_rows("SELECT current_version FROM files")[0][0] == 2
+             and deployment.is_verified(b"p.pdf"), message="v2 verified")
+    assert (deployment.replica_data / "p.pdf").read_bytes() == b"second, longer draft"
+    kept = deployment.replica / ".jaga" / "versions" / "uploads" / "p.pdf" / "1"
+    assert kept.read_bytes() == b"first draft"
+
+
+def test_a_deleted_source_keeps_its_replica(deployment):
+    deployment.start()
+    write_file(deployment.uploads / "gone.pdf", b"keep me")
+    wait_for(lambda: deployment.is_verified(b"gone.pdf"), message="verified")
+    os.unlink(deployment.uploads / "gone.pdf")
+    wait_for(lambda: deployment.journal_rows("SELECT deleted_at FROM files")[0][0] is not None,
+             message="deletion recorded")
+    assert (deployment.replica_data / "gone.pdf").read_bytes() == b"keep me"
+
+
+def test_sigterm_stops_within_ten_seconds_leaving_no_temporaries(deployment):
+    deployment.start()
+    for i in range(200):
+        write_file(deployment.uploads / f"f{i:03}.bin", os.urandom(200_000))
+    wait_for(lambda: deployment.metric("jaga_replicas_verified_total", target="secondary") > 0,
+             message="copies under way")
+    assert deployment.stop(signal.SIGTERM, timeout=10) == 0
+    assert temporaries(deployment.replica) == []
+    states = [s for (s,) in deployment.journal_rows("SELECT state FROM replicas")]
+    assert "copying" not in states, "a clean stop records every copy it finished or gave back"
+    result = deployment.cli("sync")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_all_replicated(deployment)
+
+
+def test_after_kill_9_the_next_start_resumes_and_cleans_up(deployment):
+    deployment.start()
+    for i in range(100):
+        write_file(deployment.uploads / "batch" / f"{i:03}.bin", os.urandom(100_000))
+    wait_for(lambda: deployment.metric("jaga_files_ingested_total", watch="uploads") >= 20,
+             message="ingest under way")
+    deployment.kill()
+    # what a crash mid-copy leaves: a temporary beside the replica
+    leftover = deployment.replica_data / "batch" / ".jaga-tmp-deadbeefdeadbeef"
+    write_file(leftover, b"half a copy")
+    deployment.start()
+    wait_for(lambda: deployment.verified_count() == 100, timeout=60, message="all 100 verified after restart")
+    assert not leftover.exists()
+    assert_all_replicated(deployment)
+
+
+def test_sync_replicates_everything_and_exits_0(deployment):
+    for i in range(30):
+        write_file(deployment.uploads / "s" / f"{i}.pdf", os.urandom(1000 + i))
+        os.utime(deployment.uploads / "s" / f"{i}.pdf", (1_600_000_000, 1_600_000_000))
+    result = deployment.cli("sync")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_all_replicated(deployment)
+    status = json.loads(deployment.cli("status", "--json").stdout)
+    assert status["targets"]["secondary"]["verified"] == 30
+
+
+def test_sync_exits_1_when_a_target_cannot_take_the_files(deployment):
+    write_file(deployment.uploads / "a.pdf", b"x")
+    os.utime(deployment.uploads / "a.pdf", (1_600_000_000, 1_600_000_000))
+    assert deployment.cli("sync").returncode == 0
+    (deployment.replica / ".jaga-target").unlink()  # as if the disk were unmounted
+    write_file(deployment.uploads / "b.pdf", b"y")
+    os.utime(deployment.uploads / "b.pdf", (1_600_000_000, 1_600_000_000))
+    result = deployment.cli("sync")
+    assert result.returncode == 1
+    assert not (deployment.replica_data / "b.pdf").exists()
+
+
+@needs_binary("promtool")
+def test_metrics_pass_promtool_check(deployment):
+    deployment.start()
+    write_file(deployment.uploads / "a.pdf", b"x")
+    wait_for(lambda: deployment.is_verified(b"a.pdf"), message="verified")
+    _, body = deployment.http("/metrics")
+    result = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_metrics_listen_on_loopback_by_default():
+    from jaga.config import MetricsConfig
+    assert MetricsConfig().address[0] == "127.0.0.1"
