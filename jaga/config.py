@@ -150,6 +150,10 @@ class Config(Section):
     def _consistent(self) -> "Config":
         _unique([t.name for t in self.targets], "targets", "target name")
         _unique([w.label for w in self.watch], "watch", "watch name")
+        for index, watch in enumerate(self.watch):
+            if not NAME.match(watch.label):
+                raise ValueError(f"watch.{index}: the folder name {watch.label!r} cannot label metrics and "
+                                 "replica folders; set `name:` (letters, digits, - _ .)")
         return self
 
     def target(self, name: str) -> TargetConfig:

@@ -22,3 +22,23 @@ def needs_root():
 def needs_binary(name: str):
     return pytest.mark.skipif(shutil.which(name) is None, reason=f"{name} is not installed "
                                                                  "(.ci/run installs it)")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    from tests.postgres import PostgresCluster, unavailable_reason
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal_url(request, tmp_path):
+    """The journal's tests run on both databases it supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/journal.db"
+    cluster = request.getfixturevalue("postgres")
+    return cluster.create_database("j" + os.urandom(6).hex())

@@ -143,3 +143,18 @@ def test_metrics_pass_promtool_check(deployment):
 def test_metrics_listen_on_loopback_by_default():
     from jaga.config import MetricsConfig
     assert MetricsConfig().address[0] == "127.0.0.1"
+
+
+def test_the_daemon_runs_on_a_postgresql_journal(tmp_path, postgres):
+    from tests.harness import Deployment
+    deployment = Deployment(tmp_path)
+    deployment.doc["journal"]["url"] = postgres.create_database("daemon_e2e")
+    deployment.write_config()
+    deployment.start()
+    try:
+        for i in range(20):
+            write_file(deployment.uploads / f"{i}.pdf", os.urandom(5000))
+        wait_for(lambda: deployment.verified_count() == 20, message="20 verified on PostgreSQL")
+        assert (deployment.replica_data / "19.pdf").read_bytes() == (deployment.uploads / "19.pdf").read_bytes()
+    finally:
+        deployment.stop()

@@ -1,0 +1,32 @@
+"""Fixtures for the target tests: real servers (from tests.servers) and a ``case`` per target type."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from replication.target import Marker
+from tests.servers.fixtures import (fresh_moto, fresh_sshd, moto_s3, netns_sshd, s3_credentials,  # noqa: F401
+                                    sshd_server)
+from tests.targets.cases import LocalCase, S3Case, SftpCase
+
+
+@pytest.fixture(params=["local", "sftp", "s3"])
+def case(request, tmp_path):
+    """An empty target of each type (no marker yet), closed afterwards."""
+    if request.param == "local":
+        built = LocalCase(tmp_path)
+    elif request.param == "sftp":
+        built = SftpCase(request.getfixturevalue("sshd_server"))
+    else:
+        built = S3Case(request.getfixturevalue("moto_s3"), request.getfixturevalue("s3_credentials"))
+    yield built
+    built.target.close()
+
+
+@pytest.fixture
+def ready(case):
+    """The same, initialised (marker written), as the daemon would leave it before any put."""
+    case.target.write_marker(Marker(case.target.name, "m-1", time.time()))
+    return case

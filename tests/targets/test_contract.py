@@ -1,0 +1,148 @@
+"""The contract every replica target keeps (local, SFTP, S3): the workers, verify and restore rely on
+nothing else. Each test ends by checking that nothing was written outside the root or prefix."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+
+from replication.target import (MARKER_NAME, TEMP_PREFIX, ManifestEntry, Marker, UnsafeKey, check_key,
+                                version_key)
+from tests.targets.cases import random_bytes
+
+NAMES = [
+    b"proposal.pdf",
+    b"watch/2024/06/scan 01.jpg",
+    b"watch/\xff\xfe latin-1 \xe9t\xe9.pdf",          # not UTF-8
+    b"watch/" + b"n" * 251 + b".pdf",                  # a 255-byte name
+    b"watch/%41 percent%2F and \xc3\xa9 utf-8.txt",
+]
+UNSAFE = [b"", b"/etc/passwd", b"../escape", b"a/../../escape", b"a//b", b"./a", b"a/./b", b"a\0b",
+          b".jaga/manifest.jsonl", b".jaga/versions/x/1", MARKER_NAME.encode(), b"a/" + TEMP_PREFIX + b"x"]
+
+
+@pytest.fixture(autouse=True)
+def _nothing_outside(request):
+    yield
+    if "case" in request.fixturenames:
+        assert request.getfixturevalue("case").outside() == []
+
+
+def _put(target, key: bytes, data: bytes, keep: bytes | None = None, mtime_ns: int = 1_700_000_000 * 10**9):
+    target.put(key, [data[i:i + 65536] for i in range(0, len(data), 65536)] or [b""], mtime_ns, keep)
+
+
+def test_marker_missing_then_written(case):
+    assert case.target.read_marker() is None
+    marker = Marker(case.target.name, "m-42", 1_700_000_000.5)
+    case.target.write_marker(marker)
+    assert case.target.read_marker() == marker
+
+
+@pytest.mark.parametrize("key", NAMES, ids=["plain", "nested", "not-utf8", "255-bytes", "percent"])
+def test_put_checksum_read_round_trip(ready, key):
+    data = random_bytes(200_000)
+    _put(ready.target, key, data)
+    assert ready.target.checksum(key) == hashlib.sha256(data).hexdigest()
+    assert b"".join(ready.target.open_read(key)) == data
+    assert ready.raw(key) == data
+    assert key in set(ready.target.list_keys())
+
+
+def test_empty_and_large_files(ready):
+    big = random_bytes(6 * 1024 * 1024 + 123)  # above the S3 multipart threshold used here
+    _put(ready.target, b"empty", b"")
+    _put(ready.target, b"big/scan.tiff", big)
+    assert ready.target.checksum(b"empty") == hashlib.sha256(b"").hexdigest()
+    assert ready.target.checksum(b"big/scan.tiff") == hashlib.sha256(big).hexdigest()
+    assert b"".join(ready.target.open_read(b"big/scan.tiff")) == big
+
+
+def test_absent_key(ready):
+    assert ready.target.checksum(b"nowhere/file.pdf") is None
+    with pytest.raises(FileNotFoundError):
+        b"".join(ready.target.open_read(b"nowhere/file.pdf"))
+
+
+def test_keep_previous_as(ready):
+    key = b"watch/form.pdf"
+    _put(ready.target, key, b"version one", keep=version_key(key, 1))  # nothing to keep yet
+    assert ready.raw(version_key(key, 1)) is None
+    _put(ready.target, key, b"version two", keep=version_key(key, 1))
+    assert ready.raw(key) == b"version two"
+    assert ready.raw(version_key(key, 1)) == b"version one"
+    assert ready.target.checksum(key) == hashlib.sha256(b"version two").hexdigest()
+    assert set(ready.target.list_keys()) == {key}
+
+
+def test_replace_without_keeping(ready):
+    _put(ready.target, b"a.pdf", b"old")
+    _put(ready.target, b"a.pdf", b"new")
+    assert b"".join(ready.target.open_read(b"a.pdf")) == b"new"
+
+
+@pytest.mark.parametrize("key", UNSAFE, ids=[repr(k)[2:-1][:24] or "empty" for k in UNSAFE])
+def test_unsafe_keys_refused(ready, key):
+    with pytest.raises(UnsafeKey):
+        check_key(key)
+    with pytest.raises(UnsafeKey):
+        ready.target.put(key, [b"evil"], 0, None)
+    with pytest.raises(UnsafeKey):
+        ready.target.checksum(key)
+    with pytest.raises(UnsafeKey):
+        b"".join(ready.target.open_read(key))
+    assert set(ready.target.list_keys()) == set()
+
+
+def test_failed_put_leaves_nothing_under_the_final_name(ready):
+    _put(ready.target, b"doc.pdf", b"the good copy")
+
+    def broken():
+        yield b"x" * 100_000
+        raise OSError(5, "Input/output error")
+
+    with pytest.raises(Exception):
+        ready.target.put(b"doc.pdf", broken(), 0, None)
+    with pytest.raises(Exception):
+        ready.target.put(b"new/doc.pdf", broken(), 0, None)
+    assert ready.raw(b"doc.pdf") == b"the good copy"
+    assert ready.raw(b"new/doc.pdf") is None
+    assert set(ready.target.list_keys()) == {b"doc.pdf"}
+
+
+def test_manifest_round_trip(ready):
+    assert list(ready.target.read_manifest()) == []
+    first = [_entry(b"a.pdf", 1), _entry(b"\xff/b.pdf", 1)]
+    second = [_entry(b"a.pdf", 2)]
+    ready.target.append_manifest(first)
+    ready.target.append_manifest([])
+    ready.target.append_manifest(second)
+    assert list(ready.target.read_manifest()) == first + second
+    assert set(ready.target.list_keys()) == set()  # the manifest is not data
+
+
+def test_temporaries_removed(ready):
+    _put(ready.target, b"w/kept.pdf", b"data")
+    ready.plant_temporary(b"w")
+    ready.plant_temporary(b"")
+    assert set(ready.target.list_keys()) == {b"w/kept.pdf"}
+    assert ready.target.remove_temporaries() >= 2
+    assert not [n for n in ready.names() if TEMP_PREFIX in n]
+    assert ready.target.remove_temporaries() == 0
+    assert ready.raw(b"w/kept.pdf") == b"data"
+
+
+def test_list_keys_is_exactly_the_data(ready):
+    keys = {b"a", b"b/c", b"b/d/e.pdf", b"\xfe"}
+    for key in keys:
+        _put(ready.target, key, key)
+    _put(ready.target, b"a", b"again", keep=version_key(b"a", 1))
+    ready.target.append_manifest([_entry(b"a", 1)])
+    assert set(ready.target.list_keys()) == keys
+
+
+def _entry(key: bytes, version: int) -> ManifestEntry:
+    return ManifestEntry(key=key, version=version, size=3, sha256="ab" * 32, mtime_ns=1_700_000_000 * 10**9,
+                         replicated_at=time.time())

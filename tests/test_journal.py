@@ -1,0 +1,113 @@
+"""The journal on SQLite and PostgreSQL: same code, same answers."""
+
+import time
+
+import pytest
+
+from journal import Journal
+from journal.models import ReplicaState
+from journal.records import Observation, Outcome, SkipRecord
+
+
+@pytest.fixture
+def journal(journal_url):
+    journal = Journal(journal_url, retry_initial=1.0, retry_maximum=300.0)
+    journal.migrate()
+    yield journal
+    journal.close()
+
+
+def observe(path: bytes, size=10, mtime=1, watch="uploads") -> Observation:
+    now = time.time()
+    return Observation(watch, path, size, mtime, now, now)
+
+
+def test_migrations_apply_twice_without_harm(journal):
+    journal.migrate()
+    assert journal.totals() == (0, 0)
+
+
+def test_a_version_is_recorded_once_per_content_and_paths_round_trip_as_bytes(journal):
+    odd = b"caf\xe9/line\nbreak\xff.pdf"
+    created = journal.record_versions([observe(odd), observe(odd)], ["a", "b"])
+    assert len(created) == 1
+    assert journal.record_versions([observe(odd)], ["a", "b"]) == []
+    assert journal.file_states("uploads") == {odd: (10, 1)}
+    jobs = journal.claim("a", 10)
+    assert [(j.path, j.number, j.size) for j in jobs] == [(odd, 1, 10)]
+
+
+def test_a_change_makes_a_new_version_and_supersedes_open_replicas(journal):
+    journal.record_versions([observe(b"f", size=1)], ["a"])
+    journal.record_versions([observe(b"f", size=2)], ["a"])
+    jobs = journal.claim("a", 10)
+    assert [(j.number, j.size) for j in jobs] == [(2, 2)], "only the current bytes can still be copied"
+
+
+def test_claim_finish_and_backoff(journal):
+    journal.record_versions([observe(b"x"), observe(b"y")], ["a"])
+    x, y = journal.claim("a", 10)
+    assert journal.claim("a", 10) == [], "claimed jobs are not handed out twice"
+    now = time.time()
+    journal.finish([Outcome(x, ReplicaState.VERIFIED, sha256="ab" * 32),
+                    Outcome(y, ReplicaState.FAILED, error="No space left on device")], now)
+    counts = journal.target_counts("a")
+    assert (counts.verified, counts.pending, counts.failed) == (1, 0, 1)
+    assert journal.claim("a", 10, now=now) == [], "a failed copy waits out its backoff"
+    assert journal.next_due("a") > now
+    (retry,) = journal.claim("a", 10, now=now + 2)
+    assert retry.attempts == 1
+    with journal.session() as session:
+        from journal.models import Replica
+        assert session.get(Replica, retry.replica_id).last_error == "No space left on device"
+
+
+def test_the_backoff_doubles_with_jitter_up_to_five_minutes(journal):
+    delays = [journal.backoff(n) for n in range(1, 20)]
+    assert 0.5 <= delays[0] <= 1.0
+    assert 1.0 <= delays[1] <= 2.0
+    assert all(150 <= d <= 300 for d in delays[10:])
+
+
+def test_copies_in_flight_at_a_crash_go_back_to_pending(journal):
+    journal.record_versions([observe(b"x")], ["a"])
+    journal.claim("a", 10)
+    assert journal.reset_copying() == 1
+    assert len(journal.claim("a", 10)) == 1
+
+
+def test_expedite_makes_waiting_retries_due_now(journal):
+    journal.record_versions([observe(b"x")], ["a"])
+    (job,) = journal.claim("a", 10)
+    journal.finish([Outcome(job, ReplicaState.FAILED, error="EIO")])
+    assert journal.claim("a", 10) == []
+    assert journal.expedite("a") == 1
+    assert len(journal.claim("a", 10)) == 1
+
+
+def test_skips_are_upserted_with_their_reason(journal):
+    now = time.time()
+    journal.record_skips([SkipRecord("uploads", b"l", "symlink", "to /etc", now)])
+    journal.record_skips([SkipRecord("uploads", b"l", "fifo", None, now)])
+    assert journal.skip_counts() == {"fifo": 1}
+
+
+def test_known_states_answers_for_a_batch_only(journal):
+    journal.record_versions([observe(b"a", size=1), observe(b"b", size=2)], ["t"])
+    assert journal.known_states("uploads", [b"a", b"zzz"]) == {b"a": (1, 1)}
+
+
+def test_a_deleted_file_supersedes_its_pending_copies(journal):
+    journal.record_versions([observe(b"gone")], ["t"])
+    journal.mark_deleted("uploads", b"gone", time.time())
+    assert journal.claim("t", 10) == []
+    assert journal.totals() == (0, 0)
+
+
+def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path):
+    journal = Journal(f"sqlite:///{tmp_path}/j.db")
+    journal.migrate()
+    with journal.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    journal.close()
