@@ -68,7 +68,7 @@ class MonitorMetrics:
             self._notifications[key] = self._notifications.get(key, 0) + 1
 
     def describe(self):
-        return self._families()
+        return list(self._families().values())
 
     def collect(self):
         with self._lock:

@@ -46,9 +46,11 @@ class SelfTestScheduler:
 
     def run(self, reports: list[DiskReport], now: float, first_poll: bool) -> list[SelfTestStart]:
         """Start the most overdue tests (at most ``max_starts_per_poll``); never on the first poll."""
-        if not self.config.enabled or first_poll:
+        if not self.config.enabled:
             return []
-        due = sorted(self._due(reports, now), key=lambda item: -item[0])
+        due = sorted(self._due(reports, now), key=lambda item: -item[0])   # records first sightings too
+        if first_poll:
+            return []
         return [self._start(report, kind, now) for _, report, kind in due[:self.config.max_starts_per_poll]]
 
     def _due(self, reports: list[DiskReport], now: float) -> list[tuple[float, DiskReport, str]]:
