@@ -6,8 +6,8 @@ and never appear in a message or a log line.
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import boto3
 import botocore.session

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 import socket
 import threading
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import paramiko
 
@@ -165,6 +166,8 @@ def connect(config: SftpTargetConfig) -> paramiko.SSHClient:
     except OSError as exc:
         raise TargetDown(f"cannot read known_hosts {config.known_hosts}: {exc.strerror or exc}") from exc
     client.set_missing_host_key_policy(_Reject())
+    if not os.access(config.key_file, os.R_OK):
+        raise TargetDown(f"cannot read the key file {config.key_file}")
     timeout = config.timeout
     try:
         client.connect(config.host, config.port, username=config.user, key_filename=str(config.key_file),

@@ -14,7 +14,7 @@ from tests.targets.cases import LocalCase, S3Case, SftpCase
 
 @pytest.fixture(params=["local", "sftp", "s3"])
 def case(request, tmp_path):
-    """An empty target of each type (no marker yet), closed afterwards."""
+    """An empty target of each type (no marker yet); afterwards: nothing may exist outside its root."""
     if request.param == "local":
         built = LocalCase(tmp_path)
     elif request.param == "sftp":
@@ -23,6 +23,7 @@ def case(request, tmp_path):
         built = S3Case(request.getfixturevalue("moto_s3"), request.getfixturevalue("s3_credentials"))
     yield built
     built.target.close()
+    assert built.outside() == [], "written outside the target root"
 
 
 @pytest.fixture
