@@ -266,6 +266,36 @@ class Journal:
                 Replica.target == target,
                 Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)))).scalar()
 
+    def verified_replicas(self, target: str) -> Iterator[tuple[str, bytes, int, str, int, int]]:
+        """(watch, path, version, sha256, size, mtime_ns) of the newest verified version of every file on
+        ``target``: what its data area must hold. Streamed, so a million files need little memory."""
+        query = (select(FileRow.id, FileRow.watch, FileRow.path, Version.number, Version.sha256, Version.size,
+                        Version.mtime_ns)
+                 .join(Version, Version.file_id == FileRow.id).join(Replica, Replica.version_id == Version.id)
+                 .where(Replica.target == target, Replica.state == ReplicaState.VERIFIED)
+                 .order_by(FileRow.id, Version.number))
+        with self._errors("read"), self.engine.connect() as conn:
+            last = None
+            for row in conn.execution_options(yield_per=2000).execute(query):
+                if last is not None and last[0] != row[0]:
+                    yield tuple(last[1:])
+                last = row
+            if last is not None:
+                yield tuple(last[1:])
+
+    def requeue(self, target: str, watch: str, path: bytes, number: int, error: str) -> bool:
+        """Verification found this replica missing or corrupt: copy it again if its source still matches."""
+        with self.session() as session:
+            replica = session.execute(
+                select(Replica).join(Version, Version.id == Replica.version_id)
+                .join(FileRow, FileRow.id == Version.file_id)
+                .where(Replica.target == target, FileRow.watch == watch, FileRow.path == path,
+                       Version.number == number)).scalar_one_or_none()
+            if replica is None:
+                return False
+            replica.state, replica.last_error, replica.next_attempt_at = ReplicaState.PENDING, error, 0.0
+            return True
+
     # -- reporting ----------------------------------------------------------------------------
 
     def target_counts(self, target: str, include_verified: bool = True) -> TargetCounts:

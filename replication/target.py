@@ -122,6 +122,10 @@ class Target(ABC):
     def open_read(self, key: bytes) -> Iterator[bytes]:
         """The stored bytes of ``key`` in chunks (restore). Raises FileNotFoundError when absent."""
 
+    def open_version(self, key: bytes, version: int) -> Iterator[bytes]:
+        """An older version kept aside by ``put(keep_previous_as=version_key(key, version))``."""
+        raise TargetError(f"{type(self).__name__} cannot read older versions yet")
+
     @abstractmethod
     def list_keys(self) -> Iterator[bytes]:
         """Every data key (not metadata, not temporaries)."""

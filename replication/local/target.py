@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
-                                TargetDown, TargetError, check_key)
+                                TargetDown, TargetError, check_key, version_key)
 
 CHUNK = 1 << 20
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -105,6 +105,9 @@ class LocalTarget(Target):
 
     def open_read(self, key: bytes) -> Iterator[bytes]:
         return self._read(check_key(key), drop_cache=False)
+
+    def open_version(self, key: bytes, version: int) -> Iterator[bytes]:
+        return self._read(version_key(check_key(key), version), drop_cache=False)
 
     def _read(self, key: bytes, drop_cache: bool) -> Iterator[bytes]:
         folder, name = _split(key)
