@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import and_, create_engine, event, func, or_, select, update
+from sqlalchemy import and_, case, create_engine, event, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -295,6 +295,23 @@ class Journal:
                 return False
             replica.state, replica.last_error, replica.next_attempt_at = ReplicaState.PENDING, error, 0.0
             return True
+
+    def intake(self, since: float | None, until: float | None) -> Iterator[tuple[str, bytes, int, int, float, bool]]:
+        """(watch, path, version number, size, completed_at, verified on every target) per version."""
+        verified = func.sum(case((Replica.state == ReplicaState.VERIFIED, 1), else_=0))
+        query = (select(FileRow.watch, FileRow.path, Version.number, Version.size, Version.completed_at,
+                        verified == func.count(Replica.id))
+                 .join(Version, Version.file_id == FileRow.id).join(Replica, Replica.version_id == Version.id)
+                 .group_by(Version.id, FileRow.watch, FileRow.path, Version.number, Version.size,
+                           Version.completed_at)
+                 .order_by(Version.completed_at))
+        if since is not None:
+            query = query.where(Version.completed_at >= since)
+        if until is not None:
+            query = query.where(Version.completed_at < until)
+        with self._errors("read"), self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=5000).execute(query):
+                yield tuple(row)
 
     # -- reporting ----------------------------------------------------------------------------
 
