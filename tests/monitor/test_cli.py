@@ -7,7 +7,7 @@ import json
 
 from rich.console import Console
 
-from conftest import make_config
+from tests.monitor.helpers import make_config
 from monitor.cli import disks_command
 
 

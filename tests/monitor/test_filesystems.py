@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from prometheus_client import CollectorRegistry
 
-from conftest import make_config
+from tests.monitor.helpers import make_config
 from monitor.filesystems import disks_of, stat_path, time_to_full
 from monitor.service import Monitor
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from prometheus_client import CollectorRegistry, generate_latest
 
-from conftest import make_config, wait_for
+from tests.monitor.helpers import make_config, wait_for
 from journal.models import SmartSample
 from monitor import store
 from monitor.service import Monitor

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from conftest import WebhookSink, wait_for
+from tests.monitor.helpers import WebhookSink, wait_for
 from monitor.notify import AppriseNotifier, Dispatcher, Notification, SmtpNotifier, WebhookNotifier
 from monitor.settings import AlertsConfig
 

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from prometheus_client import CollectorRegistry
 
-from conftest import REPO
+from tests.monitor.helpers import REPO
 from monitor.metrics import MonitorMetrics
 
 RULES = REPO / "deploy" / "prometheus" / "jaga-rules.yml"

@@ -6,7 +6,7 @@ import time
 
 import psutil
 
-from conftest import FAKE
+from tests.monitor.helpers import FAKE
 from monitor.settings import SmartConfig
 from monitor.smart import SmartPoller
 from monitor.smartctl import parse_scan
