@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
@@ -14,22 +15,37 @@ from prometheus_client import CollectorRegistry
 from ingest.events import Hint
 from ingest.pipeline import Ingest, WatchRoot
 from ingest.rules import IgnoreRules
-from jaga.config import Config
+from jaga.config import Config, ConfigError, load_config
 from jaga.metrics import Metrics
+from jaga.systemd import Notifier
 from journal import Journal, JournalError
 from replication.factory import build_target
 from replication.worker import TargetReplicator
 
 log = logging.getLogger("jaga.daemon")
 STATS_INTERVAL = 2.0
+STALL_LIMIT = 30.0   # a loop silent this long is stalled: /healthz fails and systemd's watchdog fires
 
 
 class Daemon:
-    def __init__(self, config: Config, registry: CollectorRegistry | None = None):
+    def __init__(self, config: Config, registry: CollectorRegistry | None = None,
+                 notifier: Notifier | None = None):
         self.config = config
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
+        self.notifier = notifier or Notifier()
         self.journal = Journal(config.journal.url, config.retry.initial, config.retry.maximum)
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.started_at = time.time()
+        self.stop_requested = threading.Event()
+        self.reload_requested = threading.Event()
+        self.web = None
+        self.monitor = None
+        self._build()
+
+    def _build(self) -> None:
+        """The parts a reload replaces: which folders are watched and which targets are filled."""
+        config = self.config
         self.roots = {w.label: os.fsencode(w.path) for w in config.watch}
         self.replicators = {
             t.name: TargetReplicator(build_target(t), self.journal, self.roots, self.metrics, t.workers,
@@ -39,11 +55,6 @@ class Daemon:
                               for w in config.watch],
                              self.journal, list(self.replicators), config.ingest.settle, self.metrics,
                              on_recorded=self._wake_replicators)
-        self.scheduler = BackgroundScheduler(timezone="UTC")
-        self.started_at = time.time()
-        self.stop_requested = threading.Event()
-        self.web = None
-        self.monitor = None
         self.backlog: dict[str, tuple[int, float]] = {name: (0, 0.0) for name in self.replicators}
 
     # -- start / stop ---------------------------------------------------------------------------
@@ -59,18 +70,35 @@ class Daemon:
 
     def start(self) -> None:
         self.prepare()
-        for replicator in self.replicators.values():
-            replicator.start()
-        self.ingest.start()
-        self.ingest.reconcile_in_background("startup")
-        self.scheduler.add_job(self.ingest.reconcile_in_background, "interval",
-                               seconds=self.config.ingest.reconcile_interval, args=["periodic"],
-                               id="reconcile", max_instances=1, coalesce=True)
+        self._start_parts("startup")
         self.scheduler.add_job(self.refresh_stats, "interval", seconds=STATS_INTERVAL, id="stats",
-                               max_instances=1, coalesce=True, next_run_time=_now())
+                               max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
+        self._start_monitor()
         self.scheduler.start()
         self._start_web()
         log.info("jaga started: watching %s; targets %s", ", ".join(self.roots), ", ".join(self.replicators))
+
+    def _start_parts(self, reason: str) -> None:
+        for replicator in self.replicators.values():
+            replicator.start()
+        self.ingest.start()
+        self.ingest.reconcile_in_background(reason)
+        self.scheduler.add_job(self.ingest.reconcile_in_background, "interval",
+                               seconds=self.config.ingest.reconcile_interval, args=["periodic"],
+                               id="reconcile", max_instances=1, coalesce=True, replace_existing=True)
+
+    def _stop_parts(self) -> None:
+        self.ingest.stop()
+        for replicator in self.replicators.values():
+            replicator.stop()
+
+    def _start_monitor(self) -> None:
+        try:
+            from monitor.service import Monitor
+        except ImportError:
+            return
+        self.monitor = Monitor(self.config, self.journal, self.registry, self.replication_status)
+        self.monitor.start(self.scheduler)
 
     def _start_web(self) -> None:
         from jaga.web import WebServer
@@ -80,24 +108,61 @@ class Daemon:
 
     def stop(self) -> None:
         log.info("stopping")
+        self.notifier.stopping()
         self.scheduler.shutdown(wait=False)
-        self.ingest.stop()
-        for replicator in self.replicators.values():
-            replicator.stop()
+        if self.monitor is not None:
+            self.monitor.stop()
+        self._stop_parts()
         if self.web is not None:
             self.web.stop()
         self.journal.close()
         log.info("stopped")
 
     def run_forever(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop_requested.set())
+        signal.signal(signal.SIGTERM, lambda *_: self.stop_requested.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop_requested.set())
+        signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
         self.start()
+        self.notifier.ready(f"watching {len(self.roots)} folder(s), {len(self.replicators)} target(s)")
+        last_watchdog = 0.0
         try:
             while not self.stop_requested.wait(1.0):
-                pass
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    self.reload()
+                interval = self.notifier.watchdog_interval
+                if interval and time.monotonic() - last_watchdog >= interval and self.healthy():
+                    self.notifier.watchdog()
+                    last_watchdog = time.monotonic()
         finally:
             self.stop()
+
+    # -- reload ---------------------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """SIGHUP: read the config again; keep the old one if the new one is invalid. Work in flight is
+        finished and recorded first, and a reconcile after the swap catches what arrived meanwhile."""
+        source = self.config.source
+        try:
+            new = load_config(source)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running config: %s", str(exc).replace("\n", "; "))
+            return False
+        if new.journal.url != self.config.journal.url:
+            log.warning("reload: journal.url changed; that needs a restart (kept %s)", "the current journal")
+            new.journal.url = self.config.journal.url
+        self.notifier.reloading()
+        log.info("reloading %s", source)
+        self._stop_parts()
+        self.config = new
+        self._build()
+        self.metrics.declare(list(self.roots), list(self.replicators))
+        self._start_parts("reload")
+        if self.monitor is not None:
+            self.monitor.reconfigure(new)
+        self.notifier.ready("reloaded")
+        log.info("reloaded: watching %s; targets %s", ", ".join(self.roots), ", ".join(self.replicators))
+        return True
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -113,11 +178,10 @@ class Daemon:
         deadline = time.monotonic() + timeout
         for replicator in self.replicators.values():
             replicator.drain(deadline)
-        return all(self.journal.target_counts(name, include_verified=False).pending == 0
-                   and self.journal.target_counts(name, include_verified=False).failed == 0
-                   for name in self.replicators)
+        counts = [self.journal.target_counts(name, include_verified=False) for name in self.replicators]
+        return all(c.pending == 0 and c.failed == 0 for c in counts)
 
-    # -- callbacks ------------------------------------------------------------------------------
+    # -- callbacks and state --------------------------------------------------------------------
 
     def _wake_replicators(self) -> None:
         for replicator in self.replicators.values():
@@ -129,7 +193,7 @@ class Daemon:
     def refresh_stats(self) -> None:
         """Backlog gauges, from the (target, state) index: cost follows the backlog, not the journal."""
         now = time.time()
-        for name in self.replicators:
+        for name in list(self.replicators):
             try:
                 counts = self.journal.target_counts(name, include_verified=False)
             except JournalError as exc:
@@ -141,22 +205,16 @@ class Daemon:
             self.metrics.oldest_pending.labels(target=name).set(age)
 
     def replication_status(self) -> dict[str, dict]:
-        """Per target: up, backlog, oldest pending age, error run (for alerts and /readyz)."""
-        status = {}
-        for name, replicator in self.replicators.items():
-            status[name] = {
-                "up": replicator.up,
-                "down_reason": replicator.down_reason,
-                "pending": self.backlog[name][0],
-                "oldest_pending_seconds": self.backlog[name][1],
-                "consecutive_errors": replicator.consecutive_errors,
-            }
-        return status
+        """Per target: up, backlog, oldest pending age, error run (for alerts, /readyz, the page)."""
+        return {name: {"up": r.up, "down_reason": r.down_reason, "pending": self.backlog.get(name, (0, 0.0))[0],
+                       "oldest_pending_seconds": self.backlog.get(name, (0, 0.0))[1],
+                       "consecutive_errors": r.consecutive_errors}
+                for name, r in self.replicators.items()}
 
     def heartbeat_age(self) -> float:
-        return time.time() - self.ingest.last_loop_at
+        ages = [time.time() - self.ingest.last_loop_at]
+        ages += [time.time() - r.last_loop_at for r in self.replicators.values()]
+        return max(ages)
 
-
-def _now():
-    from datetime import datetime, timezone
-    return datetime.now(timezone.utc)
+    def healthy(self) -> bool:
+        return self.heartbeat_age() < STALL_LIMIT

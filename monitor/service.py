@@ -28,23 +28,37 @@ class Monitor:
     def __init__(self, config, journal: Journal, registry: CollectorRegistry,
                  replication_status: Callable[[], dict[str, dict]], extra_paths: list[Path] = (),
                  clock: Callable[[], float] = time.time):
-        self.config = config
         self.journal = journal
         self.replication_status = replication_status
         self.clock = clock
-        self.paths = watched_paths(config, list(extra_paths))
+        self.extra_paths = list(extra_paths)
         self.metrics = MonitorMetrics(registry)
-        self.poller = SmartPoller(config.monitor.smart, journal, clock)
-        self.selftests = SelfTestScheduler(config.monitor.smart.selftests, journal, self.poller.runner)
-        self.dispatcher = Dispatcher(build_notifiers(config.alerts.notify), config.alerts,
-                                     on_result=self.metrics.count_notification)
-        self.alerts = AlertManager(journal, self.dispatcher, config.alerts.repeat_interval, clock)
-        self.trend = FillTrend(config.monitor.filesystems.trend_window)
         self._smart_lock = threading.Lock()
         self._last_poll: PollResult | None = None
         self._filesystems: list[FilesystemStat] = []
         self._polls = 0
         self._scheduler = None
+        self._configure(config)
+
+    def _configure(self, config) -> None:
+        """Everything that follows from the config; metrics and what was seen so far are kept."""
+        self.config = config
+        self.paths = watched_paths(config, self.extra_paths)
+        self.poller = SmartPoller(config.monitor.smart, self.journal, self.clock)
+        self.selftests = SelfTestScheduler(config.monitor.smart.selftests, self.journal, self.poller.runner)
+        self.dispatcher = Dispatcher(build_notifiers(config.alerts.notify), config.alerts,
+                                     on_result=self.metrics.count_notification)
+        self.alerts = AlertManager(self.journal, self.dispatcher, config.alerts.repeat_interval, self.clock)
+        self.trend = FillTrend(config.monitor.filesystems.trend_window)
+
+    def reconfigure(self, config) -> None:
+        """SIGHUP: new thresholds, devices, notifiers and schedules; firing alerts carry on."""
+        scheduler = self._scheduler
+        self.stop()
+        with self._smart_lock:
+            self._configure(config)
+        if scheduler is not None:
+            self.start(scheduler)
 
     # -- scheduling -----------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ class TargetReplicator:
         self.consecutive_errors = 0
         self._ready_checked_at = 0.0
         self._temporaries_cleared = False
+        self.last_loop_at = time.time()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -79,6 +80,7 @@ class TargetReplicator:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            self.last_loop_at = time.time()
             try:
                 self._step()
             except JournalError as exc:

@@ -33,9 +33,9 @@ def test_a_closed_file_is_replicated_verified_and_counted(deployment):
 
 
 def test_a_renamed_in_file_is_complete_at_once_and_temporary_names_are_ignored(deployment):
-    deployment.settle = "1h"
     deployment.doc["ingest"]["settle"] = "1h"  # only the rename can make it complete
     deployment.write_config()
+    (deployment.uploads / "bansos").mkdir()  # an existing folder: a brand-new one relies on settling
     deployment.start()
     write_file(deployment.uploads / "bansos" / "scan.jpg.part", b"x" * 5000)
     os.replace(deployment.uploads / "bansos" / "scan.jpg.part", deployment.uploads / "bansos" / "scan.jpg")

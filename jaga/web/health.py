@@ -22,7 +22,7 @@ def readiness(daemon) -> tuple[int, dict]:
         reasons.append("no replica target is up: " + "; ".join(
             f"{name}: {t['down_reason']}" for name, t in status.items()))
     if daemon.monitor is not None:
-        reasons.extend(daemon.monitor.readiness_problems())
+        reasons.extend(daemon.monitor.watch_problems())
     body = {"ready": not reasons, "reasons": reasons,
             "targets": {name: {"up": t["up"], "pending": t["pending"]} for name, t in status.items()}}
     return (200 if not reasons else 503), body
