@@ -106,6 +106,12 @@ class IngestConfig(Section):
     reconcile_interval: Duration = Field(default=900.0, description="full rescan against the journal")
 
 
+class ScrubConfig(Section):
+    enabled: bool = True
+    interval: Duration = Field(default=7 * 86400.0, description="re-read every replica this often")
+    rate: Size | None = Field(default=20 * 1024 * 1024, description="bytes per second a scrub may read")
+
+
 class MetricsConfig(Section):
     listen: str = Field(default="127.0.0.1:9108", description="host:port for /metrics, /healthz, /readyz, /")
 
@@ -138,6 +144,7 @@ class Config(Section):
     targets: list[TargetConfig] = Field(min_length=1)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    scrub: ScrubConfig = Field(default_factory=ScrubConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)

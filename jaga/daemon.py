@@ -20,6 +20,7 @@ from jaga.metrics import Metrics
 from jaga.systemd import Notifier
 from journal import Journal, JournalError
 from replication.factory import build_target
+from replication.scrub import Scrubber, ScrubMetrics
 from replication.worker import TargetReplicator
 
 log = logging.getLogger("jaga.daemon")
@@ -41,6 +42,7 @@ class Daemon:
         self.reload_requested = threading.Event()
         self.web = None
         self.monitor = None
+        self.scrub_metrics = ScrubMetrics(self.registry)
         self._build()
 
     def _build(self) -> None:
@@ -86,6 +88,30 @@ class Daemon:
         self.scheduler.add_job(self.ingest.reconcile_in_background, "interval",
                                seconds=self.config.ingest.reconcile_interval, args=["periodic"],
                                id="reconcile", max_instances=1, coalesce=True, replace_existing=True)
+        self._schedule_scrubs()
+
+    def _schedule_scrubs(self) -> None:
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("scrub-"):
+                job.remove()
+        scrub = self.config.scrub
+        if not scrub.enabled:
+            return
+        self.scrubber = Scrubber(self.journal, self.scrub_metrics, scrub.interval, scrub.rate, self._scrubbed)
+        # separate connections: a scrub must not hold up the copies of the same target
+        self.scrubber.schedule(self.scheduler, {t.name: build_target(t) for t in self.config.targets})
+
+    def _scrubbed(self, target: str, run) -> None:
+        if self.monitor is None:
+            return
+        from monitor.alerts import Condition
+        conditions = []
+        if run.missing or run.corrupt:
+            conditions.append(Condition(f"scrub:{target}:ScrubFoundDamage", "ScrubFoundDamage", "critical",
+                                        f"target {target}", f"the scrub found {run.missing} missing and "
+                                        f"{run.corrupt} corrupt replica(s); run `jaga verify --target {target} "
+                                        "--repair`"))
+        self.monitor.alerts.evaluate(f"scrub:{target}:", conditions)
 
     def _stop_parts(self) -> None:
         self.ingest.stop()

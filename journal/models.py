@@ -120,3 +120,20 @@ class Alert(Base):
     resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_notified_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     __table_args__ = (Index("ix_alerts_key_state", "key", "state"),)
+
+
+class ScrubRun(Base):
+    """One scheduled re-read of a target: when, how much, what it found."""
+
+    __tablename__ = "scrubs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(String(63))
+    started_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float] = mapped_column(Float)
+    checked: Mapped[int] = mapped_column(Integer)
+    bytes_read: Mapped[int] = mapped_column(BigInteger)
+    missing: Mapped[int] = mapped_column(Integer)
+    corrupt: Mapped[int] = mapped_column(Integer)
+    unexpected: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    __table_args__ = (Index("ix_scrubs_target_finished", "target", "finished_at"),)

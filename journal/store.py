@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from journal import migrate
-from journal.models import FileRow, Replica, ReplicaState, Skip, TargetRow, Version
+from journal.models import FileRow, Replica, ReplicaState, ScrubRun, Skip, TargetRow, Version
 from journal.records import Job, Observation, Outcome, SkipRecord, TargetCounts
 
 
@@ -312,6 +312,15 @@ class Journal:
         with self._errors("read"), self.engine.connect() as conn:
             for row in conn.execution_options(yield_per=5000).execute(query):
                 yield tuple(row)
+
+    def record_scrub(self, run: ScrubRun) -> None:
+        with self.session() as session:
+            session.add(run)
+
+    def last_scrub(self, target: str) -> ScrubRun | None:
+        with self.session() as session:
+            return session.execute(select(ScrubRun).where(ScrubRun.target == target)
+                                   .order_by(ScrubRun.finished_at.desc()).limit(1)).scalar_one_or_none()
 
     # -- reporting ----------------------------------------------------------------------------
 
