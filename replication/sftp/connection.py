@@ -170,9 +170,10 @@ def connect(config: SftpTargetConfig) -> paramiko.SSHClient:
         raise TargetDown(f"cannot read the key file {config.key_file}")
     timeout = config.timeout
     try:
+        sock = open_socket(config.host, config.port, timeout)
         client.connect(config.host, config.port, username=config.user, key_filename=str(config.key_file),
-                       timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout,
-                       allow_agent=False, look_for_keys=False)
+                       sock=sock, timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
+                       channel_timeout=timeout, allow_agent=False, look_for_keys=False)
     except UnknownHostKey as exc:
         raise TargetDown(f"host key of {where} is not in {config.known_hosts} ({exc.key.get_name()} "
                          f"{fingerprint(exc.key)}); jaga never accepts unknown keys: check the fingerprint "
@@ -189,6 +190,25 @@ def connect(config: SftpTargetConfig) -> paramiko.SSHClient:
     return client
 
 
+def open_socket(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection that the kernel itself aborts when sent data stays unacknowledged for
+    ``timeout`` (TCP_USER_TIMEOUT) or an idle peer stops answering keepalives.
+
+    paramiko retries a full socket send buffer forever, so without this a write on a cut link
+    would hang instead of timing out.
+    """
+    sock = socket.create_connection((host, port), timeout=timeout)
+    seconds = max(1, int(timeout))
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    for name, value in (("TCP_USER_TIMEOUT", int(timeout * 1000)), ("TCP_KEEPIDLE", seconds),
+                        ("TCP_KEEPINTVL", max(1, seconds // 3)), ("TCP_KEEPCNT", 3)):
+        if hasattr(socket, name):  # Linux; elsewhere only the per-operation timeouts apply
+            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+    for level, name, value in options:
+        sock.setsockopt(level, name, value)
+    return sock
+
+
 def _clean(exc: BaseException) -> bool:
     """An error the server answered cleanly (a status reply): the channel is still in step."""
     cause = exc.__cause__
@@ -198,6 +218,8 @@ def _clean(exc: BaseException) -> bool:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return "timed out"
+    if isinstance(exc, EOFError) and not str(exc):
+        return "the connection closed (server gone, or the link timed out)"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__

@@ -69,6 +69,7 @@ class SshServer:
     netns: NetNamespace | None = None
     process: subprocess.Popen | None = field(default=None, repr=False)
     remote_dirs: list[Path] = field(default_factory=list)
+    tag: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property
     def key_file(self) -> Path:
@@ -80,7 +81,7 @@ class SshServer:
 
     @property
     def authorized_keys(self) -> Path:
-        return self.home / ".jaga-test-keys" / f"{self.port}-{self.workdir.name}.pub"
+        return self.home / ".jaga-test-keys" / f"{self.port}-{self.tag}.pub"
 
     @property
     def log(self) -> Path:
