@@ -237,6 +237,23 @@ class Daemon:
                        "consecutive_errors": r.consecutive_errors}
                 for name, r in self.replicators.items()}
 
+    def intake_summary(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(files, safe everywhere) for today and the last 7 days; cached 30 s so the page stays cheap."""
+        now = time.time()
+        cached = getattr(self, "_intake_cache", None)
+        if cached and now - cached[0] < 30:
+            return cached[1]
+        midnight = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        today, week = [0, 0], [0, 0]
+        for _watch, _path, _number, _size, completed_at, everywhere in self.journal.intake(now - 7 * 86400, None):
+            for bucket, since in ((today, midnight), (week, now - 7 * 86400)):
+                if completed_at >= since:
+                    bucket[0] += 1
+                    bucket[1] += 1 if everywhere else 0
+        result = (tuple(today), tuple(week))
+        self._intake_cache = (now, result)
+        return result
+
     def heartbeat_age(self) -> float:
         ages = [time.time() - self.ingest.last_loop_at]
         ages += [time.time() - r.last_loop_at for r in self.replicators.values()]

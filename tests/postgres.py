@@ -41,7 +41,8 @@ class PostgresCluster:
         subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True)
 
     def start(self) -> "PostgresCluster":
-        self._as_postgres(f"{self.bin}/initdb", "-D", self.data, "-A", "trust", "-U", "postgres")
+        self._as_postgres(f"{self.bin}/initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                         "--locale=C")
         self._as_postgres(f"{self.bin}/pg_ctl", "-D", self.data, "-l", os.path.join(self.base, "log"), "-w",
                           "-o", f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c fsync=on",
                           "start")

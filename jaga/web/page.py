@@ -1,5 +1,121 @@
-"""The status page (placeholder until the operator issue lands)."""
+"""The status page: server-rendered, no external assets (these servers may have no internet), readable
+on a phone, refreshed every 15 s."""
+
+from __future__ import annotations
+
+import time
+from html import escape
+
+from jaga.units import format_duration
+from jaga.web.health import readiness
+from jaga.web.i18n import TEXT
+
+CSS = """
+body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
+header{padding:14px 18px;color:#fff;background:#1f6f43}header.bad{background:#a3261b}
+h1{font-size:1.25rem;margin:0}header p{margin:4px 0 0;font-size:.9rem;opacity:.9}
+main{padding:10px;max-width:1100px;margin:auto}section{background:#fff;border-radius:8px;margin:10px 0;
+padding:10px 14px;box-shadow:0 1px 2px #0002}h2{font-size:1.05rem;margin:4px 0 8px}
+table{width:100%;border-collapse:collapse;font-size:.92rem}th,td{text-align:left;padding:5px 6px;
+border-bottom:1px solid #e3e5ea;vertical-align:top}th{color:#555;font-weight:600}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:.85rem;color:#fff}
+.ok,.up{background:#1f8a4c}.warning{background:#c27c00}.failing,.critical,.down{background:#b3261e}
+.unknown{background:#666}.muted{color:#666;font-size:.85rem}ul{margin:0;padding-left:18px}
+.num{font-size:1.6rem;font-weight:700}.grid{display:flex;gap:18px;flex-wrap:wrap}
+@media(max-width:640px){th.opt,td.opt{display:none}table{font-size:.85rem}}
+"""
 
 
 def render_status_page(daemon) -> str:
-    return "<!doctype html><title>jaga</title><p>jaga is running.</p>"
+    t = TEXT[daemon.config.ui.language]
+    ready_code, ready = readiness(daemon)
+    alerts = daemon.monitor.firing_alerts() if daemon.monitor else []
+    good = ready_code == 200 and not alerts
+    parts = [
+        f"<!doctype html><html lang='{daemon.config.ui.language}'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>",
+        f"<meta http-equiv='refresh' content='15'><title>{t['title']}</title><style>{CSS}</style></head><body>",
+        f"<header class='{'' if good else 'bad'}' id='overall' data-state='{'ok' if good else 'attention'}'>",
+        f"<h1>{t['all_good'] if good else t['attention']}</h1>",
+        f"<p id='readiness'>{t['ready'] if ready_code == 200 else t['not_ready']}"
+        + "".join(f" — {escape(r)}" for r in ready["reasons"]) + "</p></header><main>",
+        _alerts(alerts, t), _targets(daemon, t), _intake(daemon, t), _disks(daemon, t),
+        _filesystems(daemon, t),
+        f"<p class='muted'>{t['updated']} {time.strftime('%Y-%m-%d %H:%M:%S')} · {t['refresh']}</p>",
+        "</main></body></html>"]
+    return "".join(parts)
+
+
+def _badge(state: str, label: str) -> str:
+    return f"<span class='badge {escape(state)}'>{escape(label)}</span>"
+
+
+def _alerts(alerts: list[dict], t: dict) -> str:
+    if not alerts:
+        return f"<section id='alerts'><h2>{t['alerts']}</h2><p>{t['no_alerts']}</p></section>"
+    rows = "".join(
+        f"<tr data-alert='{escape(a['alertname'])}'><td>{_badge(a['severity'], a['severity'])}</td>"
+        f"<td><b>{escape(a['alertname'])}</b> — {escape(a['subject'])}<br>{escape(a['summary'])}</td>"
+        f"<td class='opt'>{t['since']} {time.strftime('%d %b %H:%M', time.localtime(a['started_at']))}</td></tr>"
+        for a in alerts)
+    return f"<section id='alerts'><h2>{t['alerts']} ({len(alerts)})</h2><table>{rows}</table></section>"
+
+
+def _targets(daemon, t: dict) -> str:
+    rows = []
+    for name, s in daemon.replication_status().items():
+        state = _badge("up", t["up"]) if s["up"] else _badge("down", t["down"]) + \
+            f"<br><span class='muted'>{escape(s['down_reason'] or '')}</span>"
+        oldest = format_duration(s["oldest_pending_seconds"]) if s["pending"] else "-"
+        rows.append(f"<tr data-target='{escape(name)}' data-up='{str(s['up']).lower()}'><td><b>{escape(name)}</b></td>"
+                    f"<td>{state}</td><td data-pending>{s['pending']}</td><td>{oldest}</td>"
+                    f"<td class='opt'>{_scrub(daemon, name, t)}</td></tr>")
+    head = (f"<tr><th>{t['target']}</th><th>{t['state']}</th><th>{t['pending']}</th><th>{t['oldest']}</th>"
+            f"<th class='opt'>{t['last_scrub']}</th></tr>")
+    return f"<section id='targets'><h2>{t['targets']}</h2><table>{head}{''.join(rows)}</table></section>"
+
+
+def _scrub(daemon, name: str, t: dict) -> str:
+    run = daemon.journal.last_scrub(name)
+    if run is None:
+        return t["never"]
+    when = time.strftime("%d %b %H:%M", time.localtime(run.finished_at))
+    damage = f" {_badge('failing', t['damage'])}" if run.missing or run.corrupt else ""
+    return f"{when} ({run.checked}){damage}"
+
+
+def _intake(daemon, t: dict) -> str:
+    today, week = daemon.intake_summary()
+    cells = "".join(
+        f"<div><div class='muted'>{label}</div><div class='num' id='intake-{key}'>{files}</div>"
+        f"<div class='muted'>{t['files']} · {safe} {t['safe']}</div></div>"
+        for key, label, (files, safe) in (("today", t["today"], today), ("week", t["week"], week)))
+    return f"<section id='intake'><h2>{t['intake']}</h2><div class='grid'>{cells}</div></section>"
+
+
+def _disks(daemon, t: dict) -> str:
+    disks = daemon.monitor.disk_summary() if daemon.monitor else []
+    if not disks:
+        return f"<section id='disks'><h2>{t['disks']}</h2><p class='muted'>{t['no_disks']}</p></section>"
+    rows = "".join(
+        f"<tr data-disk='{escape(d['device'])}' data-health='{escape(d['health'])}'><td><b>{escape(d['device'])}</b>"
+        f"<br><span class='muted'>{escape(d.get('model') or '')}</span></td>"
+        f"<td>{_badge(d['health'], t.get(d['health'], d['health']))}</td>"
+        f"<td class='opt'>{'' if d.get('temperature_c') is None else str(d['temperature_c']) + ' °C'}</td>"
+        f"<td><ul>{''.join(f'<li>{escape(r)}</li>' for r in d.get('reasons') or [])}</ul></td></tr>"
+        for d in disks)
+    head = (f"<tr><th>{t['device']}</th><th>{t['health']}</th><th class='opt'>{t['temperature']}</th>"
+            f"<th>{t['reasons']}</th></tr>")
+    return f"<section id='disks'><h2>{t['disks']}</h2><table>{head}{rows}</table></section>"
+
+
+def _filesystems(daemon, t: dict) -> str:
+    stats = daemon.monitor.filesystem_summary() if daemon.monitor else []
+    rows = "".join(f"<tr><td>{escape(str(s['path']))}</td><td>{_space(s, t)}</td></tr>" for s in stats)
+    return f"<section id='filesystems'><h2>{t['filesystems']}</h2><table>{rows}</table></section>"
+
+
+def _space(stat: dict, t: dict) -> str:
+    free = "-" if stat.get("free_ratio") is None else f"{stat['free_ratio']:.0%}"
+    readonly = " · " + _badge("failing", t["readonly"]) if stat.get("readonly") else ""
+    return f"{free} {t['free']}{readonly}"
