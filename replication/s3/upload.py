@@ -47,7 +47,8 @@ def read_up_to(chunks: Iterator[bytes], limit: int) -> tuple[bytearray, bool]:
 
 def put_small(client, bucket: str, name: str, body: bytes, mtime_ns: int) -> str:
     digest = hashlib.sha256(body)
-    client.put_object(Bucket=bucket, Key=name, Body=body, ChecksumSHA256=b64(digest.digest()),
+    client.put_object(Bucket=bucket, Key=name, Body=body, ChecksumAlgorithm="SHA256",
+                      ChecksumSHA256=b64(digest.digest()),
                       Metadata=metadata(digest.hexdigest(), mtime_ns))
     return digest.hexdigest()
 

@@ -57,6 +57,13 @@ def keygen(path: Path) -> Path:
     return path
 
 
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 @dataclass
 class SshServer:
     """One sshd process (and its session children), with everything a client needs to reach it."""
@@ -150,7 +157,7 @@ class SshServer:
             except psutil.NoSuchProcess:
                 pass
         self.process.wait(timeout=10)
-        psutil.wait_procs(family, timeout=10)
+        wait_until(lambda: not any(_alive(proc) for proc in family), timeout=10, what="sshd processes gone")
 
     stop = kill
 

@@ -1,0 +1,62 @@
+"""Small pure pieces: the throttle, S3 object names and prefixes."""
+
+from __future__ import annotations
+
+import pytest
+
+from replication.s3.keys import ObjectNames, check_prefix, decode_key, encode_key
+from replication.sftp.throttle import Throttle
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.now += seconds
+
+
+def test_throttle_allows_a_burst_then_paces():
+    clock = FakeClock()
+    throttle = Throttle(1000, clock=clock, sleep=clock.sleep)
+    throttle.take(1000)
+    assert clock.slept == 0
+    for _ in range(10):
+        throttle.take(500)
+    assert clock.slept == pytest.approx(5.0)
+
+
+def test_throttle_off():
+    clock = FakeClock()
+    throttle = Throttle(None, clock=clock, sleep=clock.sleep)
+    assert list(throttle.chunks([b"a" * 10**6] * 5)) == [b"a" * 10**6] * 5
+    assert clock.slept == 0
+
+
+@pytest.mark.parametrize("key", [b"plain/a.pdf", b"\xff\xfe", b"100% sure", b"%41", b"tab\there",
+                                 "ünïcode/é".encode(), b"\xc3", bytes(range(1, 256))])
+def test_object_names_round_trip(key):
+    name = encode_key(key)
+    name.encode("utf-8")  # always valid UTF-8
+    assert not any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
+    assert decode_key(name) == key
+
+
+def test_readable_names_stay_readable():
+    assert encode_key("proposals/2024/é.pdf".encode()) == "proposals/2024/é.pdf"
+
+
+@pytest.mark.parametrize("prefix,expected", [("", ""), ("/", ""), ("jaga", "jaga/"), ("/a/b/", "a/b/")])
+def test_prefixes(prefix, expected):
+    assert check_prefix(prefix) == expected
+
+
+@pytest.mark.parametrize("prefix", ["a/../b", "..", "a//b", "./a"])
+def test_bad_prefixes(prefix):
+    with pytest.raises(ValueError):
+        ObjectNames(prefix)
