@@ -69,6 +69,13 @@ class Daemon:
             log.info("%d copy(ies) were in flight when jaga last stopped; they start again", reset)
         self.metrics.declare(list(self.roots), list(self.replicators))
         self.metrics.up_since.set(self.started_at)
+        self._backfill()
+
+    def _backfill(self) -> None:
+        for name in self.replicators:
+            added = self.journal.backfill(name)
+            if added:
+                log.info("target %s: %d file(s) it does not hold yet are queued for it", name, added)
 
     def start(self) -> None:
         self.prepare()
@@ -183,6 +190,7 @@ class Daemon:
         self.config = new
         self._build()
         self.metrics.declare(list(self.roots), list(self.replicators))
+        self._backfill()
         self._start_parts("reload")
         if self.monitor is not None:
             self.monitor.reconfigure(new)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import and_, case, create_engine, event, func, or_, select, update
+from sqlalchemy import and_, case, create_engine, event, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -169,6 +169,21 @@ class Journal:
                 self._supersede_open(session, row.id)
 
     # -- replication --------------------------------------------------------------------------
+
+    def backfill(self, target: str, now: float | None = None) -> int:
+        """Give ``target`` a pending replica of every current file it lacks (a target added later)."""
+        now = time.time() if now is None else now
+        missing = (select(Version.id, literal(target), literal(ReplicaState.PENDING), literal(0), literal(0.0),
+                          literal(now))
+                   .join(FileRow, and_(FileRow.id == Version.file_id, FileRow.current_version == Version.number))
+                   .where(FileRow.deleted_at.is_(None),
+                          ~select(Replica.id).where(Replica.version_id == Version.id,
+                                                    Replica.target == target).exists()))
+        with self.session() as session:
+            added = session.execute(insert(Replica).from_select(
+                ["version_id", "target", "state", "attempts", "next_attempt_at", "created_at"], missing)
+                .returning(Replica.id))
+            return len(added.all())
 
     def reset_copying(self) -> int:
         """After a crash: copies that were in flight start again from pending."""

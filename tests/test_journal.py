@@ -111,3 +111,13 @@ def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
     journal.close()
+
+
+def test_a_target_added_later_is_backfilled_with_every_current_file(journal):
+    journal.record_versions([observe(b"a", size=1), observe(b"b")], ["old"])
+    journal.record_versions([observe(b"a", size=2)], ["old"])
+    journal.record_versions([observe(b"gone")], ["old"])
+    journal.mark_deleted("uploads", b"gone", time.time())
+    assert journal.backfill("new") == 2
+    assert journal.backfill("new") == 0
+    assert sorted((j.path, j.number) for j in journal.claim("new", 10)) == [(b"a", 2), (b"b", 1)]
