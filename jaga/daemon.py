@@ -262,6 +262,14 @@ class Daemon:
         self._intake_cache = (now, result)
         return result
 
+    def live_status(self) -> dict:
+        """What only the running daemon knows: targets' live state, disks, filesystems, firing alerts."""
+        monitor = self.monitor
+        return {"targets": self.replication_status(),
+                "disks": monitor.disk_summary() if monitor else [],
+                "filesystems": monitor.filesystem_summary() if monitor else [],
+                "alerts": monitor.firing_alerts() if monitor else []}
+
     def heartbeat_age(self) -> float:
         ages = [time.time() - self.ingest.last_loop_at]
         ages += [time.time() - r.last_loop_at for r in self.replicators.values()]

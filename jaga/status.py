@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 
 from rich.console import Console
 from rich.table import Table
 
 from jaga.config import Config
 from journal import Journal
+from monitor.store import firing_alerts
 from replication.factory import build_target
 from replication.readiness import ensure_ready
 from replication.target import TargetDown, TargetError
@@ -30,7 +33,23 @@ def collect_status(config: Config, journal: Journal) -> dict:
             "down_reason": reason,
             "oldest_pending_seconds": round(now - counts.oldest_pending_at, 3) if counts.oldest_pending_at else None,
         }
-    return {"files": files, "bytes": size, "targets": targets, "skipped": journal.skip_counts()}
+    live = fetch_live(config)
+    return {"files": files, "bytes": size, "targets": targets, "skipped": journal.skip_counts(),
+            "daemon": "running" if live else "not reachable",
+            "disks": [{k: d.get(k) for k in ("device", "model", "serial", "health", "reasons", "temperature_c")}
+                      for d in (live or {}).get("disks", [])],
+            "alerts": [{k: a[k] for k in ("alertname", "severity", "subject", "summary", "started_at")}
+                       for a in (record.to_json() for record in firing_alerts(journal).values())]}
+
+
+def fetch_live(config: Config) -> dict | None:
+    """The running daemon's own view (disks, live target state), if it answers on its listener."""
+    host, port = config.metrics.address
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/api/status", timeout=3) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return None
 
 
 def _probe(target_config, journal: Journal) -> tuple[bool, str | None]:
@@ -58,3 +77,13 @@ def render_status(doc: dict, console: Console | None = None) -> None:
     console.print(table)
     if doc["skipped"]:
         console.print("skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(doc["skipped"].items())))
+    if doc["disks"]:
+        disks = Table("disk", "model", "health", "reasons")
+        for d in doc["disks"]:
+            disks.add_row(d["device"], d["model"] or "", d["health"], "; ".join(d["reasons"] or []))
+        console.print(disks)
+    elif doc["daemon"] != "running":
+        console.print("disks: the daemon is not running (`jaga disks` polls them now)")
+    for alert in doc["alerts"]:
+        console.print(f"[bold red]ALERT[/] {alert['severity']} {alert['alertname']}: {alert['subject']}: "
+                      f"{alert['summary']}")

@@ -46,6 +46,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(*health(self.daemon))
             elif path == "/readyz":
                 self._json(*readiness(self.daemon))
+            elif path == "/api/status":
+                self._json(200, self.daemon.live_status())
             elif path == "/":
                 from jaga.web.page import render_status_page
                 self._send(200, render_status_page(self.daemon).encode(), "text/html; charset=utf-8")
