@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from watchdog.observers import Observer
 
+from ingest.coverage import is_watched
 from ingest.events import EventSink, Hint, LostEventsDetector
 from ingest.rules import IgnoreRules, is_settled, skip_reason
 from ingest.scanner import Reconciler
@@ -26,6 +27,7 @@ from journal.records import Observation, SkipRecord, display
 
 log = logging.getLogger("jaga.ingest")
 MAX_BATCH = 2000
+UNWATCHED_RESCAN = 10.0  # seconds between rescans of a folder inotify could not watch
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Ingest:
         self.last_loop_at = time.time()
         self._lost = LostEventsDetector(self._events_lost)
         self._reconciler = Reconciler(journal.known_states, self._submit_scanned)
+        self.unwatched: set[tuple[str, bytes]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -196,12 +199,31 @@ class Ingest:
             self.reconcile_in_background("events_lost", only=watch)
         elif hint is Hint.DIR_APPEARED:
             self.reconcile_in_background("new_folder", start=rel, only=watch)
+            self._check_watched(watch, rel)
         elif hint is Hint.DELETED:
             batch.deleted.append((watch, rel))
         else:
             st = self._lstat(watch, rel)
             if st is not None:
                 self._consider(batch, watch, rel, st, now, complete=hint in (Hint.CLOSED, Hint.MOVED_IN))
+
+    def _check_watched(self, watch: str, rel: bytes) -> None:
+        """A folder inotify could not watch gets no events: rescan it until it is watched."""
+        folder = os.path.join(self.watches[watch].root, rel)
+        if self.watches[watch].rules.ignores(rel) or not os.path.isdir(folder):
+            return
+        if is_watched(self._observer, folder) is False:
+            if (watch, rel) not in self.unwatched:
+                log.warning("could not watch %s (inotify watch limit, fs.inotify.max_user_watches?): its files "
+                            "are found by rescans every %.0fs until it is watched", display(folder),
+                            UNWATCHED_RESCAN)
+                self.metrics.watch_failures.inc()
+            self.unwatched.add((watch, rel))
+
+    def rescan_unwatched(self) -> None:
+        """Scheduled: reconcile every folder whose watch failed (a cheap walk of just those folders)."""
+        for watch, rel in sorted(self.unwatched):
+            self.reconcile_in_background("unwatched_folder", start=rel, only=watch)
 
     def _lstat(self, watch: str, rel: bytes) -> os.stat_result | None:
         try:

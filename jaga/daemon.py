@@ -13,7 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 
 from ingest.events import Hint
-from ingest.pipeline import Ingest, WatchRoot
+from ingest.pipeline import UNWATCHED_RESCAN, Ingest, WatchRoot
 from ingest.rules import IgnoreRules
 from jaga.config import Config, ConfigError, load_config
 from jaga.metrics import Metrics
@@ -95,6 +95,8 @@ class Daemon:
         self.scheduler.add_job(self.ingest.reconcile_in_background, "interval",
                                seconds=self.config.ingest.reconcile_interval, args=["periodic"],
                                id="reconcile", max_instances=1, coalesce=True, replace_existing=True)
+        self.scheduler.add_job(self.ingest.rescan_unwatched, "interval", seconds=UNWATCHED_RESCAN,
+                               id="unwatched", max_instances=1, coalesce=True, replace_existing=True)
         self._schedule_scrubs()
 
     def _schedule_scrubs(self) -> None:

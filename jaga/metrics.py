@@ -20,6 +20,8 @@ class Metrics:
                                      ["watch", "reason"], registry=registry)
         self.rescans = Counter("jaga_reconcile_scans", "Reconcile scans, by what triggered them.",
                                ["reason"], registry=registry)
+        self.watch_failures = Counter("jaga_watch_failures", "Folders inotify could not watch (rescanned instead).",
+                                      registry=registry)
         self.journal_errors = Counter("jaga_journal_errors", "Journal reads or writes that failed.",
                                       registry=registry)
         self.replicas_verified = Counter("jaga_replicas_verified", "Replicas written and verified.",

@@ -185,3 +185,25 @@ def test_a_broken_config_file_is_refused_with_the_key_and_exit_2(tmp_path):
     config.write_text("watch: [unclosed")
     result = subprocess.run(jaga_command("-c", str(config), "run"), capture_output=True, text=True)
     assert result.returncode == 2 and "not valid YAML" in result.stderr
+
+
+def test_a_folder_inotify_cannot_watch_is_found_by_rescans(deployment):
+    """The inotify watch limit is per user namespace: run the daemon in one with room for 3 watches."""
+    import shutil
+    import subprocess
+    if shutil.which("unshare") is None or subprocess.run(
+            ["unshare", "--user", "--map-root-user", "true"], capture_output=True).returncode != 0:
+        pytest.skip("user namespaces are not available here")
+    for i in range(2):
+        (deployment.uploads / f"existing{i}").mkdir()  # root + 2 folders: the limit is reached
+    deployment.doc["ingest"]["settle"] = "300ms"
+    deployment.write_config()
+    deployment.start(wrapper=["unshare", "--user", "--map-root-user", "sh", "-c",
+                              'echo 3 > /proc/sys/user/max_inotify_watches && exec "$@"', "sh"])
+    write_file(deployment.uploads / "new-folder" / "inside.pdf", b"written where no watch could be added")
+    wait_for(lambda: "could not watch" in deployment.log_text(), message="the failed watch noticed")
+    assert deployment.metric("jaga_watch_failures_total") == 1
+    write_file(deployment.uploads / "new-folder" / "later.pdf", b"no event will ever say this exists")
+    wait_for(lambda: deployment.is_verified(b"new-folder/later.pdf"), timeout=30,
+             message="a file in the unwatched folder found by a rescan")
+    assert_all_replicated(deployment)
