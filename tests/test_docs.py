@@ -22,8 +22,9 @@ def jaga_commands(path: Path) -> list[list[str]]:
             fenced = not fenced
             continue
         text = line.split("#", 1)[0].strip()
-        if fenced and re.match(r"^(\S*/)?jaga\s", text):
-            commands.append(shlex.split(text)[1:])
+        for segment in re.split(r"&&|\|\||;|\|", text) if fenced else []:
+            if re.match(r"^(\S*/)?jaga\s", segment.strip()):
+                commands.append(shlex.split(segment)[1:])
     return commands
 
 
