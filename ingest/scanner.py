@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import time
 from collections.abc import Callable, Iterator
 
 from ingest.rules import IgnoreRules
 
 log = logging.getLogger("jaga.scan")
 BATCH = 500
+PROGRESS_EVERY = 10.0  # seconds between progress lines of a long reconcile
 
 
 def walk(root: bytes, start: bytes, rules: IgnoreRules) -> Iterator[tuple[bytes, os.stat_result]]:
@@ -55,14 +57,16 @@ class Reconciler:
         """Returns (entries seen, entries submitted)."""
         seen = submitted = 0
         batch: list[tuple[bytes, os.stat_result]] = []
+        next_report = time.monotonic() + PROGRESS_EVERY
         for item in walk(root, start, rules):
             batch.append(item)
             seen += 1
             if len(batch) >= BATCH:
                 submitted += self._flush(watch, batch)
                 batch = []
-            if seen % 50000 == 0:
-                log.info("reconcile %s: %d entries checked so far", watch, seen)
+            if seen % 1000 == 0 and time.monotonic() >= next_report:
+                next_report = time.monotonic() + PROGRESS_EVERY
+                log.info("reconcile %s: %d entries checked so far, %d to record", watch, seen, submitted)
         submitted += self._flush(watch, batch)
         return seen, submitted
 
