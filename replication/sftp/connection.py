@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 LINK_ERRORS = (socket.timeout, TimeoutError, EOFError, paramiko.SSHException, ConnectionError)
 
 
+class LinkLost(TargetDown):
+    """An established connection broke (as opposed to: could not connect at all)."""
+
+
 class UnknownHostKey(paramiko.SSHException):
     """The server offered a key the known_hosts file does not list (RejectPolicy with details)."""
 
@@ -81,11 +85,11 @@ class SshSessions:
             raise
         except LINK_ERRORS as exc:
             self.reset()
-            raise TargetDown(f"{what}: connection to {self.where} lost: {_reason(exc)}") from exc
+            raise LinkLost(f"{what}: connection to {self.where} lost: {_reason(exc)}") from exc
         except OSError as exc:
             if not self._active():
                 self.reset()
-                raise TargetDown(f"{what}: connection to {self.where} lost: {_reason(exc)}") from exc
+                raise LinkLost(f"{what}: connection to {self.where} lost: {_reason(exc)}") from exc
             raise TargetError(f"{what}: {_reason(exc)}") from exc
 
     def exec(self, command: bytes, what: str) -> tuple[int, bytes, bytes]:
@@ -187,6 +191,7 @@ def connect(config: SftpTargetConfig) -> paramiko.SSHClient:
     except (paramiko.SSHException, OSError, EOFError) as exc:
         client.close()
         raise TargetDown(f"cannot connect to {where}: {_reason(exc)}") from None
+    client.get_transport().set_keepalive(max(5, int(timeout)))  # keeps NAT and firewall state alive
     return client
 
 

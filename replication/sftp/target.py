@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 
 from jaga.config import SftpTargetConfig
 from replication.sftp.client import FSYNC, HARDLINK, POSIX_RENAME, ExtSFTPClient
-from replication.sftp.connection import SshSessions
+from replication.sftp.connection import LinkLost, SshSessions
 from replication.sftp.throttle import Throttle
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
                                 TargetDown, TargetError, check_key)
@@ -48,6 +48,13 @@ class SftpTarget(Target):
     # -- marker -------------------------------------------------------------------------------
 
     def read_marker(self) -> Marker | None:
+        """A connection that died while idle (server restarted, NAT timeout) gets one fresh try."""
+        try:
+            return self._read_marker()
+        except LinkLost:
+            return self._read_marker()
+
+    def _read_marker(self) -> Marker | None:
         try:
             data = b"".join(self._read(MARKER, "reading the marker"))
         except FileNotFoundError:
