@@ -20,7 +20,7 @@ from replication.s3.keys import VERSIONS, ObjectNames, decode_key
 from replication.s3.upload import delete_quietly, hex_of, put_large, put_small, read_up_to
 from replication.sftp.throttle import Throttle
 from replication.target import (ManifestEntry, Marker, Target, TargetDown, TargetError,
-                                check_key)
+                                check_key, version_key)
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,11 @@ class S3Target(Target):
     def open_read(self, key: bytes) -> Iterator[bytes]:
         name = self.names.data(check_key(key))
         with self._ops(f"reading {_show(key)}"):
+            yield from self._get(name)
+
+    def open_version(self, key: bytes, version: int) -> Iterator[bytes]:
+        name = self.names.data(version_key(check_key(key), version))
+        with self._ops(f"reading version {version} of {_show(key)}"):
             yield from self._get(name)
 
     def list_keys(self) -> Iterator[bytes]:

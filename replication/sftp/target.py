@@ -20,7 +20,7 @@ from replication.sftp.client import FSYNC, HARDLINK, POSIX_RENAME, ExtSFTPClient
 from replication.sftp.connection import LinkLost, SshSessions
 from replication.sftp.throttle import Throttle
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
-                                TargetDown, TargetError, check_key)
+                                TargetDown, TargetError, check_key, version_key)
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,10 @@ class SftpTarget(Target):
     def open_read(self, key: bytes) -> Iterator[bytes]:
         key = check_key(key)
         return self._read(key, f"reading {self._show(key)}")
+
+    def open_version(self, key: bytes, version: int) -> Iterator[bytes]:
+        key = check_key(key)
+        return self._read(version_key(key, version), f"reading version {version} of {self._show(key)}")
 
     def _read(self, key: bytes, what: str) -> Iterator[bytes]:
         with self.sessions.sftp(what) as sftp:

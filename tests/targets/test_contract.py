@@ -67,6 +67,9 @@ def test_keep_previous_as(ready):
     _put(ready.target, key, b"version two", keep=version_key(key, 1))
     assert ready.raw(key) == b"version two"
     assert ready.raw(version_key(key, 1)) == b"version one"
+    assert b"".join(ready.target.open_version(key, 1)) == b"version one"
+    with pytest.raises(FileNotFoundError):
+        b"".join(ready.target.open_version(key, 7))
     assert ready.target.checksum(key) == hashlib.sha256(b"version two").hexdigest()
     assert set(ready.target.list_keys()) == {key}
 
