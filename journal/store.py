@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import and_, case, create_engine, event, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, create_engine, event, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -112,41 +112,77 @@ class Journal:
         """Record each observation as a new version unless the newest version already matches.
 
         Replicas still open for older versions of the same file are superseded: their bytes are gone.
-        Returns the observations that became new versions.
+        Returns the observations that became new versions. A whole batch costs a few statements, not a
+        few per file: this is the hot path of a burst.
         """
+        latest = {(obs.watch, obs.path): obs for obs in observations}
+        if not latest:
+            return []
         with self.session() as session:
-            return [obs for obs in observations if self._record_version(session, obs, targets)]
-
-    def _record_version(self, session: Session, obs: Observation, targets: list[str]) -> bool:
-        row = session.execute(select(FileRow).where(FileRow.watch == obs.watch, FileRow.path == obs.path)
-                              ).scalar_one_or_none()
-        if row is not None and row.size == obs.size and row.mtime_ns == obs.mtime_ns \
-                and row.deleted_at is None:
-            return False
-        if row is None:
-            row = FileRow(watch=obs.watch, path=obs.path, current_version=0, size=obs.size,
-                          mtime_ns=obs.mtime_ns)
-            session.add(row)
-            session.flush()
-        else:
-            self._supersede_open(session, row.id)
-        row.current_version += 1
-        row.size, row.mtime_ns, row.deleted_at = obs.size, obs.mtime_ns, None
-        version = Version(file_id=row.id, number=row.current_version, size=obs.size, mtime_ns=obs.mtime_ns,
-                          seen_at=obs.seen_at, completed_at=obs.completed_at)
-        session.add(version)
-        session.flush()
-        session.add_all(Replica(version_id=version.id, target=t, state=ReplicaState.PENDING, attempts=0,
-                                next_attempt_at=0.0, created_at=obs.completed_at) for t in targets)
-        return True
+            conn = session.connection()
+            known = self._file_rows(conn, list(latest))
+            changed = [obs for key, obs in latest.items() if key not in known or _differs(known[key], obs)]
+            if not changed:
+                return []
+            file_ids = self._upsert_files(conn, changed, known)
+            version_ids = self._insert_versions(conn, changed, file_ids, known)
+            conn.execute(insert(Replica.__table__), [
+                {"version_id": vid, "target": t, "state": ReplicaState.PENDING, "attempts": 0,
+                 "next_attempt_at": 0.0, "created_at": obs.completed_at}
+                for obs, vid in zip(changed, version_ids) for t in targets])
+            return changed
 
     @staticmethod
-    def _supersede_open(session: Session, file_id: int) -> None:
-        older = select(Version.id).where(Version.file_id == file_id).scalar_subquery()
-        session.execute(update(Replica)
-                        .where(Replica.version_id.in_(older), Replica.state.in_(ReplicaState.OPEN))
-                        .values(state=ReplicaState.SUPERSEDED, last_error="replaced by a newer version")
-                        .execution_options(synchronize_session=False))
+    def _file_rows(conn, keys: list[tuple[str, bytes]]) -> dict[tuple[str, bytes], tuple]:
+        """(watch, path) → (id, current_version, size, mtime_ns, deleted_at), a chunk at a time."""
+        files = FileRow.__table__
+        found = {}
+        by_watch: dict[str, list[bytes]] = {}
+        for watch, path in keys:
+            by_watch.setdefault(watch, []).append(path)
+        for watch, paths in by_watch.items():
+            for start in range(0, len(paths), 500):
+                rows = conn.execute(select(files.c.path, files.c.id, files.c.current_version, files.c.size,
+                                           files.c.mtime_ns, files.c.deleted_at)
+                                    .where(files.c.watch == watch, files.c.path.in_(paths[start:start + 500])))
+                found.update({(watch, row[0]): tuple(row[1:]) for row in rows})
+        return found
+
+    def _upsert_files(self, conn, changed: list[Observation], known: dict) -> dict[tuple[str, bytes], int]:
+        files = FileRow.__table__
+        ids = {key: row[0] for key, row in known.items()}
+        new = [obs for obs in changed if (obs.watch, obs.path) not in known]
+        if new:
+            rows = conn.execute(insert(files).returning(files.c.id, sort_by_parameter_order=True), [
+                {"watch": o.watch, "path": o.path, "current_version": 1, "size": o.size, "mtime_ns": o.mtime_ns}
+                for o in new]).all()
+            ids.update({(o.watch, o.path): row[0] for o, row in zip(new, rows)})
+        old = [obs for obs in changed if (obs.watch, obs.path) in known]
+        if old:
+            old_ids = [ids[(o.watch, o.path)] for o in old]
+            self._supersede_open(conn, old_ids)
+            conn.execute(update(files).where(files.c.id == bindparam("b_id")).values(
+                current_version=files.c.current_version + 1, size=bindparam("b_size"),
+                mtime_ns=bindparam("b_mtime"), deleted_at=None),
+                [{"b_id": ids[(o.watch, o.path)], "b_size": o.size, "b_mtime": o.mtime_ns} for o in old])
+        return ids
+
+    @staticmethod
+    def _insert_versions(conn, changed: list[Observation], file_ids: dict, known: dict) -> list[int]:
+        versions = Version.__table__
+        rows = conn.execute(insert(versions).returning(versions.c.id, sort_by_parameter_order=True), [
+            {"file_id": file_ids[(o.watch, o.path)], "number": known[(o.watch, o.path)][1] + 1
+             if (o.watch, o.path) in known else 1, "size": o.size, "mtime_ns": o.mtime_ns,
+             "seen_at": o.seen_at, "completed_at": o.completed_at} for o in changed]).all()
+        return [row[0] for row in rows]
+
+    @staticmethod
+    def _supersede_open(conn, file_ids: list[int]) -> None:
+        replicas = Replica.__table__
+        older = select(Version.__table__.c.id).where(Version.__table__.c.file_id.in_(file_ids)).scalar_subquery()
+        conn.execute(update(replicas)
+                     .where(replicas.c.version_id.in_(older), replicas.c.state.in_(ReplicaState.OPEN))
+                     .values(state=ReplicaState.SUPERSEDED, last_error="replaced by a newer version"))
 
     def record_skips(self, skips: Iterable[SkipRecord]) -> None:
         with self.session() as session:
@@ -166,7 +202,7 @@ class Journal:
                                   ).scalar_one_or_none()
             if row is not None and row.deleted_at is None:
                 row.deleted_at = when
-                self._supersede_open(session, row.id)
+                self._supersede_open(session.connection(), [row.id])
 
     # -- replication --------------------------------------------------------------------------
 
@@ -234,31 +270,40 @@ class Journal:
         return {fid: number for fid, number in rows}
 
     def finish(self, outcomes: Iterable[Outcome], now: float | None = None) -> None:
-        """Write what the workers did, all in one short transaction."""
-        now = time.time() if now is None else now
-        with self.session() as session:
-            for outcome in outcomes:
-                self._finish_one(session, outcome, now)
+        """Write what the workers did, all in one short transaction of a few executemany statements.
 
-    def _finish_one(self, session: Session, outcome: Outcome, now: float) -> None:
-        replica = session.get(Replica, outcome.job.replica_id)
-        if replica is None or replica.state == ReplicaState.SUPERSEDED:
+        A replica superseded meanwhile (a newer version arrived, the source was deleted) stays so.
+        """
+        now = time.time() if now is None else now
+        replicas, versions = Replica.__table__, Version.__table__
+        rows = [self._finish_values(outcome, now) for outcome in outcomes]
+        if not rows:
             return
+        verified = [o for o in outcomes if o.state == ReplicaState.VERIFIED]
+        with self.session() as session:
+            conn = session.connection()
+            conn.execute(update(replicas).where(replicas.c.id == bindparam("b_id"),
+                                                replicas.c.state != ReplicaState.SUPERSEDED).values(
+                state=bindparam("b_state"), last_error=bindparam("b_error"), verified_at=bindparam("b_verified"),
+                next_attempt_at=bindparam("b_due"), attempts=replicas.c.attempts + bindparam("b_tries")), rows)
+            if verified:
+                conn.execute(update(versions).where(versions.c.id == bindparam("b_id"), versions.c.sha256.is_(None))
+                             .values(sha256=bindparam("b_sha")),
+                             [{"b_id": o.job.version_id, "b_sha": o.sha256} for o in verified])
+
+    def _finish_values(self, outcome: Outcome, now: float) -> dict:
+        job = outcome.job
+        values = {"b_id": job.replica_id, "b_error": outcome.error, "b_verified": None, "b_tries": 1,
+                  "b_due": now}
         if outcome.state == ReplicaState.VERIFIED:
-            version = session.get(Version, outcome.job.version_id)
-            if version.sha256 is None:
-                version.sha256 = outcome.sha256
-            replica.state, replica.verified_at, replica.last_error = ReplicaState.VERIFIED, now, None
-            replica.attempts += 1
+            values.update(b_state=ReplicaState.VERIFIED, b_verified=now)
         elif outcome.state == ReplicaState.FAILED:
-            replica.attempts += 1
-            replica.state, replica.last_error = ReplicaState.FAILED, outcome.error
-            replica.next_attempt_at = now + self.backoff(replica.attempts)
+            values.update(b_state=ReplicaState.FAILED, b_due=now + self.backoff(job.attempts + 1))
         elif outcome.state == "down":  # not the copy's fault: no attempt counted, due again at once
-            replica.state, replica.last_error, replica.next_attempt_at = ReplicaState.PENDING, outcome.error, now
+            values.update(b_state=ReplicaState.PENDING, b_tries=0)
         else:  # the source changed under the copy: try again once ingest has recorded the new version
-            replica.state, replica.last_error = ReplicaState.PENDING, outcome.error
-            replica.next_attempt_at = now + self.retry_initial
+            values.update(b_state=ReplicaState.PENDING, b_tries=0, b_due=now + self.retry_initial)
+        return values
 
     def expedite(self, target: str, now: float | None = None) -> int:
         """A target that works again: everything waiting out a backoff on it is due now."""
@@ -364,6 +409,11 @@ class Journal:
     def skip_counts(self) -> dict[str, int]:
         with self.session() as session:
             return dict(session.execute(select(Skip.reason, func.count()).group_by(Skip.reason)).all())
+
+
+def _differs(row: tuple, obs: Observation) -> bool:
+    _id, _number, size, mtime_ns, deleted_at = row
+    return size != obs.size or mtime_ns != obs.mtime_ns or deleted_at is not None
 
 
 def _short(exc: Exception) -> str:

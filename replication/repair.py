@@ -32,6 +32,7 @@ def _from_primary(item: Expected, target: Target, roots: dict[str, bytes]) -> st
     try:
         with SourceFile(root, item.path, item.size, item.mtime_ns, item.sha256) as source:
             target.put(item.key, source.chunks(), item.mtime_ns, None)
+            target.flush()
     except (SourceChanged, OSError, TargetError) as exc:
         log.debug("primary copy of %s unusable: %s", display(item.key), exc)
         return None
@@ -44,6 +45,7 @@ def _from_other_replica(item: Expected, target: Target, others: list[Target]) ->
             if other.checksum(item.key) != item.sha256:
                 continue
             target.put(item.key, _checked(other.open_read(item.key), item.sha256), item.mtime_ns, None)
+            target.flush()
             if target.checksum(item.key) == item.sha256:
                 return f"target {other.name}"
         except (TargetDown, TargetError, OSError, ValueError) as exc:

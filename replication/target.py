@@ -90,6 +90,15 @@ def check_key(key: bytes) -> bytes:
     return posixpath.normpath(key)
 
 
+def check_version_key(kept: bytes) -> bytes:
+    """A ``keep_previous_as`` value must name a place inside the versions area and nowhere else."""
+    prefix = META_DIR + b"/versions/"
+    if not kept.startswith(prefix):
+        raise UnsafeKey(f"previous versions are kept under {prefix!r}, not {kept!r}")
+    check_key(kept[len(prefix):])
+    return kept
+
+
 def version_key(key: bytes, version: int) -> bytes:
     """Where an older version of ``key`` is kept once a newer one takes its place."""
     return META_DIR + b"/versions/" + key + b"/" + str(version).encode()
@@ -110,8 +119,9 @@ class Target(ABC):
 
     @abstractmethod
     def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> None:
-        """Store ``chunks`` under ``key`` atomically and durably. An existing object at ``key`` is first
-        kept under ``keep_previous_as`` (see version_key) when given."""
+        """Store ``chunks`` under ``key`` atomically; durable once ``flush()`` returns. An existing object
+        at ``key`` is first kept under ``keep_previous_as`` (see version_key) when given. If ``chunks``
+        raises, nothing appears under ``key``."""
 
     @abstractmethod
     def checksum(self, key: bytes) -> str | None:
@@ -121,6 +131,10 @@ class Target(ABC):
     @abstractmethod
     def open_read(self, key: bytes) -> Iterator[bytes]:
         """The stored bytes of ``key`` in chunks (restore). Raises FileNotFoundError when absent."""
+
+    def flush(self) -> None:
+        """Make every put so far durable (e.g. fsync the folders renamed into). Called before replicas
+        are recorded as verified; a no-op where each put is durable by itself."""
 
     def open_version(self, key: bytes, version: int) -> Iterator[bytes]:
         """An older version kept aside by ``put(keep_previous_as=version_key(key, version))``."""

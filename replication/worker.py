@@ -23,6 +23,7 @@ from replication.target import ManifestEntry, Target, TargetDown, TargetError
 log = logging.getLogger("jaga.replication")
 DOWN_RETRY = 5.0      # seconds between checks of a target that is down
 IDLE_WAIT = 5.0       # longest sleep with nothing due; new work wakes the dispatcher at once
+QUEUED_PER_WORKER = 8  # claimed jobs per worker: big batches keep journal transactions few
 
 
 class TargetReplicator:
@@ -44,7 +45,6 @@ class TargetReplicator:
         self.down_reason: str | None = "not checked yet"
         self.consecutive_errors = 0
         self._ready_checked_at = 0.0
-        self._temporaries_cleared = False
         self.last_loop_at = time.time()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -93,8 +93,8 @@ class TargetReplicator:
         self._finish_in_flight()
 
     def _step(self) -> None:
-        if self._check_ready() and len(self._in_flight) < self.workers:
-            for job in self.journal.claim(self.name, self.workers * 2 - len(self._in_flight)):
+        if self._check_ready() and len(self._in_flight) < self.workers * QUEUED_PER_WORKER // 2:
+            for job in self.journal.claim(self.name, self.workers * QUEUED_PER_WORKER - len(self._in_flight)):
                 future = self._pool.submit(self._copy, job)
                 self._in_flight[job.replica_id] = future
                 future.add_done_callback(self._inbox.put)
@@ -105,7 +105,7 @@ class TargetReplicator:
     def _wait_time(self) -> float:
         if not self.up:
             return DOWN_RETRY
-        if len(self._in_flight) >= self.workers:
+        if len(self._in_flight) >= self.workers * QUEUED_PER_WORKER // 2:
             return IDLE_WAIT
         due = self.journal.next_due(self.name)
         if due is None:
@@ -174,6 +174,7 @@ class TargetReplicator:
                                  mtime_ns=o.job.mtime_ns, replicated_at=o.stored_at or time.time())
                    for o in verified]
         try:
+            self.target.flush()
             self.target.append_manifest(entries)
             return outcomes
         except (TargetError, TargetDown) as exc:
@@ -211,9 +212,8 @@ class TargetReplicator:
         self._ready_checked_at = now
         try:
             ensure_ready(self.target, self.journal)
-            if not self._temporaries_cleared:
+            if not self.up:  # at start, and after an outage: what interrupted copies left behind goes
                 removed = self.target.remove_temporaries()
-                self._temporaries_cleared = True
                 if removed:
                     log.info("target %s: removed %d temporary file(s) left by an interrupted run",
                              self.name, removed)
