@@ -207,3 +207,27 @@ def test_a_folder_inotify_cannot_watch_is_found_by_rescans(deployment):
     wait_for(lambda: deployment.is_verified(b"new-folder/later.pdf"), timeout=30,
              message="a file in the unwatched folder found by a rescan")
     assert_all_replicated(deployment)
+
+
+def test_an_inotify_queue_overflow_triggers_a_rescan_and_loses_nothing(deployment):
+    """The kernel drops events past fs.inotify.max_queued_events; jaga must notice and rescan."""
+    limit = "/proc/sys/fs/inotify/max_queued_events"
+    if os.geteuid() != 0 or not os.access(limit, os.W_OK):
+        pytest.skip("needs root to lower fs.inotify.max_queued_events")
+    with open(limit) as handle:
+        saved = handle.read().strip()
+    deployment.doc["ingest"]["settle"] = "200ms"
+    deployment.write_config()
+    try:
+        with open(limit, "w") as handle:
+            handle.write("8")  # read once, when the daemon's inotify instance is created
+        deployment.start()
+    finally:
+        with open(limit, "w") as handle:
+            handle.write(saved)
+    for i in range(400):
+        write_file(deployment.uploads / f"flood-{i:03}.pdf", b"%d" % i)
+    wait_for(lambda: "events were lost" in deployment.log_text(), message="the overflow noticed")
+    assert deployment.metric("jaga_reconcile_scans_total", reason="events_lost") >= 1
+    wait_for(lambda: deployment.verified_count() == 400, timeout=60, message="every file despite the overflow")
+    assert_all_replicated(deployment)
