@@ -18,7 +18,7 @@ from jaga.config import S3TargetConfig
 from replication.s3.client import is_missing, make_client, translate
 from replication.s3.keys import VERSIONS, ObjectNames, decode_key
 from replication.s3.upload import delete_quietly, hex_of, put_large, put_small, read_up_to
-from replication.sftp.throttle import Throttle
+from replication.throttle import Throttle
 from replication.target import (ManifestEntry, Marker, Target, TargetDown, TargetError,
                                 check_key, version_key)
 
@@ -60,7 +60,9 @@ class S3Target(Target):
                 data = b"".join(self._get(self.names.marker))
         except FileNotFoundError:
             return None
-        except TargetError as exc:
+        except (TargetError, TargetDown) as exc:
+            if "NoSuchBucket" in str(exc):
+                return None  # like an empty folder: no marker yet; write_marker creates the bucket
             raise TargetDown(str(exc)) from None
         return Marker.from_bytes(data)
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from jaga.config import SftpTargetConfig
 from replication.sftp.client import FSYNC, HARDLINK, POSIX_RENAME, ExtSFTPClient
 from replication.sftp.connection import LinkLost, SshSessions
-from replication.sftp.throttle import Throttle
+from replication.throttle import Throttle
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
                                 TargetDown, TargetError, check_key, version_key)
 
