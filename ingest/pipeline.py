@@ -61,6 +61,7 @@ class Ingest:
         self.last_loop_at = time.time()
         self._lost = LostEventsDetector(self._events_lost)
         self._reconciler = Reconciler(journal.known_states, self._submit_scanned)
+        self._batch = _Batch()
         self.unwatched: set[tuple[str, bytes]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -150,13 +151,12 @@ class Ingest:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self.last_loop_at = time.time()
-            items = self._take(self._wait_time())
+            items = self._take(self._wait_time() if not self._batch else 1.0)
             try:
                 self._process(items)
             except JournalError as exc:
                 log.error("cannot record in the journal, will retry: %s", exc)
                 self.metrics.journal_errors.inc()
-                self._requeue(items)
                 self._stopping.wait(1.0)
 
     def _wait_time(self) -> float:
@@ -174,13 +174,11 @@ class Ingest:
             pass
         return [item for item in items if item is not None]
 
-    def _requeue(self, items: list) -> None:
-        for item in items:
-            self._queue.put(item)
-
     def _process(self, items: list) -> None:
+        """Fold items into the pending batch and commit it; a batch the journal refused stays pending
+        (nothing observed is dropped) and is committed with the next items."""
         now = time.time()
-        batch = _Batch()
+        batch = self._batch
         for kind, watch, payload in items:
             if kind == "idle?":
                 continue
@@ -204,8 +202,13 @@ class Ingest:
             batch.deleted.append((watch, rel))
         else:
             st = self._lstat(watch, rel)
-            if st is not None:
+            if st is None:
+                batch.deleted.append((watch, rel))  # gone (or reachable only through a symlink)
+            else:
                 self._consider(batch, watch, rel, st, now, complete=hint in (Hint.CLOSED, Hint.MOVED_IN))
+
+    def _real_root(self, watch: str) -> bytes:
+        return os.path.realpath(self.watches[watch].root)
 
     def _check_watched(self, watch: str, rel: bytes) -> None:
         """A folder inotify could not watch gets no events: rescan it until it is watched."""
@@ -226,8 +229,14 @@ class Ingest:
             self.reconcile_in_background("unwatched_folder", start=rel, only=watch)
 
     def _lstat(self, watch: str, rel: bytes) -> os.stat_result | None:
+        """lstat of a path inside the tree; None when gone or when a folder on the way is a symlink
+        (inotify can report paths through one; jaga never follows them)."""
+        root = self.watches[watch].root
+        folder = os.path.dirname(rel)
+        if folder and os.path.realpath(os.path.join(root, folder)) != os.path.join(self._real_root(watch), folder):
+            return None
         try:
-            return os.lstat(os.path.join(self.watches[watch].root, rel))
+            return os.lstat(os.path.join(root, rel))
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
@@ -267,15 +276,16 @@ class Ingest:
                 self._consider(batch, watch, rel, st, now, complete=False)
 
     def _commit(self, batch: "_Batch") -> None:
+        """Each part is cleared only once the journal took it."""
         if batch.skips:
             self.journal.record_skips(batch.skips)
             for skip in batch.skips:
                 log.warning("skipped %s in %s: %s", display(skip.path), skip.watch, skip.detail or skip.reason)
                 self.metrics.files_skipped.labels(watch=skip.watch, reason=skip.reason).inc()
             batch.skips = []
-        for watch, rel in batch.deleted:
-            self.journal.mark_deleted(watch, rel, time.time())
-        batch.deleted = []
+        if batch.deleted:
+            self.journal.mark_deleted(batch.deleted, time.time())
+            batch.deleted = []
         if batch.observations:
             created = self.journal.record_versions(batch.observations, self.targets)
             batch.observations = []
@@ -293,6 +303,9 @@ class _Batch:
         self.observations: list[Observation] = []
         self.skips: list[SkipRecord] = []
         self.deleted: list[tuple[str, bytes]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.observations or self.skips or self.deleted)
 
 
 def _is_dir(st: os.stat_result) -> bool:

@@ -272,6 +272,20 @@ class Daemon:
                 "filesystems": monitor.filesystem_summary() if monitor else [],
                 "alerts": monitor.firing_alerts() if monitor else []}
 
+    def journal_problem(self) -> str | None:
+        """Why the journal cannot take a write now (None: it can). Probed at most every 5 s, so a
+        load balancer asking /readyz per request does not become a write per request."""
+        now = time.monotonic()
+        checked_at, problem = getattr(self, "_journal_probe", (0.0, None))
+        if now - checked_at >= 5.0:
+            try:
+                self.journal.ping()
+                problem = None
+            except JournalError as exc:
+                problem = str(exc)
+            self._journal_probe = (now, problem)
+        return problem
+
     def heartbeat_age(self) -> float:
         ages = [time.time() - self.ingest.last_loop_at]
         ages += [time.time() - r.last_loop_at for r in self.replicators.values()]

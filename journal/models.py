@@ -137,3 +137,11 @@ class ScrubRun(Base):
     unexpected: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     __table_args__ = (Index("ix_scrubs_target_finished", "target", "finished_at"),)
+
+
+class Heartbeat(Base):
+    """One row, rewritten by /readyz's probe: proof that the journal still takes a write."""
+
+    __tablename__ = "heartbeat"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    beat_at: Mapped[float] = mapped_column(Float)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -13,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from journal import migrate
-from journal.models import FileRow, Replica, ReplicaState, ScrubRun, Skip, TargetRow, Version
+from journal.models import FileRow, Heartbeat, Replica, ReplicaState, ScrubRun, Skip, TargetRow, Version
 from journal.records import Job, Observation, Outcome, SkipRecord, TargetCounts
 
 
@@ -21,8 +23,12 @@ class JournalError(Exception):
     """The journal could not be read or written (disk full, database down, ...)."""
 
 
-def make_engine(url: str) -> Engine:
-    """SQLite gets WAL and synchronous=FULL: a replica marked verified must survive a power cut."""
+def make_engine(url: str, writer: bool = True) -> Engine:
+    """SQLite gets WAL and synchronous=FULL: a replica marked verified must survive a power cut.
+
+    A writer engine begins IMMEDIATE (the write lock up front: no lock-upgrade deadlocks); a reader
+    engine begins DEFERRED, so reads never wait for writers in WAL mode.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                pool_size=8, max_overflow=8)
@@ -39,7 +45,7 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(connection):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock up front: no upgrade deadlocks
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
         return engine
     return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
@@ -51,7 +57,12 @@ class Journal:
     def __init__(self, url: str, retry_initial: float = 1.0, retry_maximum: float = 300.0):
         self.url = url
         self.engine = make_engine(url)
+        self.reader = make_engine(url, writer=False) if url.startswith("sqlite") else self.engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
+        # SQLite has one writer at a time and makes waiters sleep in steps of up to 100 ms; queueing
+        # our own threads on a lock instead hands the journal over the moment it is free.
+        self._write_lock = threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext()
         self.retry_initial = retry_initial
         self.retry_maximum = retry_maximum
 
@@ -63,10 +74,18 @@ class Journal:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.reader.dispose()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._errors("write"), self._sessions.begin() as session:
+        """A short write transaction."""
+        with self._errors("write"), self._write_lock, self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only snapshot that never blocks writers, nor waits for them."""
+        with self._errors("read"), self._read_sessions.begin() as session:
             yield session
 
     @contextmanager
@@ -77,14 +96,14 @@ class Journal:
             raise JournalError(f"journal {what} failed: {_short(exc)}") from exc
 
     def ping(self) -> None:
-        """Raise JournalError unless the journal answers and takes a write."""
+        """Raise JournalError unless the journal takes a real write (a full disk refuses it)."""
         with self.session() as session:
-            session.execute(select(1))
+            session.merge(Heartbeat(id=1, beat_at=time.time()))
 
     # -- targets ------------------------------------------------------------------------------
 
     def target_marker(self, name: str) -> str | None:
-        with self.session() as session:
+        with self.reading() as session:
             row = session.get(TargetRow, name)
             return row.marker_id if row else None
 
@@ -96,14 +115,14 @@ class Journal:
 
     def file_states(self, watch: str) -> dict[bytes, tuple[int, int]]:
         """path → (size, mtime_ns) of the newest version, for the reconcile scan."""
-        with self.session() as session:
+        with self.reading() as session:
             rows = session.execute(select(FileRow.path, FileRow.size, FileRow.mtime_ns)
                                    .where(FileRow.watch == watch))
             return {path: (size, mtime) for path, size, mtime in rows}
 
     def known_states(self, watch: str, paths: list[bytes]) -> dict[bytes, tuple[int, int]]:
         """The same for a batch of paths only: the scan's memory stays flat at a million files."""
-        with self.session() as session:
+        with self.reading() as session:
             rows = session.execute(select(FileRow.path, FileRow.size, FileRow.mtime_ns, FileRow.deleted_at)
                                    .where(FileRow.watch == watch, FileRow.path.in_(paths)))
             return {path: (size, mtime) for path, size, mtime, deleted in rows if deleted is None}
@@ -195,14 +214,17 @@ class Journal:
                 else:
                     row.reason, row.detail, row.seen_at = skip.reason, skip.detail, skip.seen_at
 
-    def mark_deleted(self, watch: str, path: bytes, when: float) -> None:
-        """The source is gone; its replicas stay. Pending copies of it can no longer be made."""
+    def mark_deleted(self, paths: list[tuple[str, bytes]], when: float) -> None:
+        """The sources are gone; their replicas stay. Pending copies of them can no longer be made."""
         with self.session() as session:
-            row = session.execute(select(FileRow).where(FileRow.watch == watch, FileRow.path == path)
-                                  ).scalar_one_or_none()
-            if row is not None and row.deleted_at is None:
-                row.deleted_at = when
-                self._supersede_open(session.connection(), [row.id])
+            files = FileRow.__table__
+            ids = []
+            for watch, path in paths:
+                ids += session.execute(select(files.c.id).where(files.c.watch == watch, files.c.path == path,
+                                                                files.c.deleted_at.is_(None))).scalars().all()
+            if ids:
+                session.execute(update(files).where(files.c.id.in_(ids)).values(deleted_at=when))
+                self._supersede_open(session.connection(), ids)
 
     # -- replication --------------------------------------------------------------------------
 
@@ -321,7 +343,7 @@ class Journal:
 
     def next_due(self, target: str) -> float | None:
         """When the earliest waiting replica of ``target`` becomes due (None: nothing waits)."""
-        with self.session() as session:
+        with self.reading() as session:
             return session.execute(select(func.min(Replica.next_attempt_at)).where(
                 Replica.target == target,
                 Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)))).scalar()
@@ -334,7 +356,7 @@ class Journal:
                  .join(Version, Version.file_id == FileRow.id).join(Replica, Replica.version_id == Version.id)
                  .where(Replica.target == target, Replica.state == ReplicaState.VERIFIED)
                  .order_by(FileRow.id, Version.number))
-        with self._errors("read"), self.engine.connect() as conn:
+        with self._errors("read"), self.reader.connect() as conn:
             last = None
             for row in conn.execution_options(yield_per=2000).execute(query):
                 if last is not None and last[0] != row[0]:
@@ -369,7 +391,7 @@ class Journal:
             query = query.where(Version.completed_at >= since)
         if until is not None:
             query = query.where(Version.completed_at < until)
-        with self._errors("read"), self.engine.connect() as conn:
+        with self._errors("read"), self.reader.connect() as conn:
             for row in conn.execution_options(yield_per=5000).execute(query):
                 yield tuple(row)
 
@@ -378,7 +400,7 @@ class Journal:
             session.add(run)
 
     def last_scrub(self, target: str) -> ScrubRun | None:
-        with self.session() as session:
+        with self.reading() as session:
             return session.execute(select(ScrubRun).where(ScrubRun.target == target)
                                    .order_by(ScrubRun.finished_at.desc()).limit(1)).scalar_one_or_none()
 
@@ -386,7 +408,7 @@ class Journal:
 
     def target_counts(self, target: str, include_verified: bool = True) -> TargetCounts:
         """Open counts use the (target, state) index, so they cost the backlog, not the journal."""
-        with self.session() as session:
+        with self.reading() as session:
             def count(*states: str) -> int:
                 return session.execute(select(func.count()).select_from(Replica).where(
                     Replica.target == target, Replica.state.in_(states))).scalar() or 0
@@ -401,13 +423,13 @@ class Journal:
 
     def totals(self) -> tuple[int, int]:
         """(files, bytes) of the newest version of every file that still exists on the primary."""
-        with self.session() as session:
+        with self.reading() as session:
             files, size = session.execute(select(func.count(), func.coalesce(func.sum(FileRow.size), 0))
                                           .where(FileRow.deleted_at.is_(None))).one()
             return int(files), int(size)
 
     def skip_counts(self) -> dict[str, int]:
-        with self.session() as session:
+        with self.reading() as session:
             return dict(session.execute(select(Skip.reason, func.count()).group_by(Skip.reason)).all())
 
 

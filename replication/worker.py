@@ -39,6 +39,7 @@ class TargetReplicator:
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"copy-{self.name}")
         self._in_flight: dict[int, Future] = {}
+        self._unrecorded: list[Outcome] = []
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.up = False
@@ -93,14 +94,18 @@ class TargetReplicator:
         self._finish_in_flight()
 
     def _step(self) -> None:
+        self._refill()
+        done = self._collect(self._wait_time())
+        if done or self._unrecorded:
+            self._refill()  # keep the workers busy while the dispatcher writes the journal
+            self._record(done)
+
+    def _refill(self) -> None:
         if self._check_ready() and len(self._in_flight) < self.workers * QUEUED_PER_WORKER // 2:
             for job in self.journal.claim(self.name, self.workers * QUEUED_PER_WORKER - len(self._in_flight)):
                 future = self._pool.submit(self._copy, job)
                 self._in_flight[job.replica_id] = future
                 future.add_done_callback(self._inbox.put)
-        done = self._collect(self._wait_time())
-        if done:
-            self._record(done)
 
     def _wait_time(self) -> float:
         if not self.up:
@@ -151,14 +156,20 @@ class TargetReplicator:
     # -- recording ----------------------------------------------------------------------------
 
     def _record(self, outcomes: list[Outcome]) -> None:
-        outcomes = self._write_manifest(outcomes)
+        """Manifest first, then the journal. Outcomes the journal refused are kept and written with the
+        next batch, so no replica is left marked copying until a restart."""
+        outcomes = self._unrecorded + self._write_manifest(outcomes)
+        self._unrecorded = []
         now = time.time()
-        stored = []
         for outcome in outcomes:
             if outcome.state == "down":
                 self._mark_down(outcome.error)
         recovered = self.consecutive_errors > 0 and any(o.state == ReplicaState.VERIFIED for o in outcomes)
-        self.journal.finish(outcomes, now)
+        try:
+            self.journal.finish(outcomes, now)
+        except JournalError:
+            self._unrecorded = outcomes
+            raise
         for outcome in outcomes:
             self._account(outcome, now)
         if recovered:

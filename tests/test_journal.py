@@ -99,7 +99,7 @@ def test_known_states_answers_for_a_batch_only(journal):
 
 def test_a_deleted_file_supersedes_its_pending_copies(journal):
     journal.record_versions([observe(b"gone")], ["t"])
-    journal.mark_deleted("uploads", b"gone", time.time())
+    journal.mark_deleted([("uploads", b"gone")], time.time())
     assert journal.claim("t", 10) == []
     assert journal.totals() == (0, 0)
 
@@ -117,7 +117,7 @@ def test_a_target_added_later_is_backfilled_with_every_current_file(journal):
     journal.record_versions([observe(b"a", size=1), observe(b"b")], ["old"])
     journal.record_versions([observe(b"a", size=2)], ["old"])
     journal.record_versions([observe(b"gone")], ["old"])
-    journal.mark_deleted("uploads", b"gone", time.time())
+    journal.mark_deleted([("uploads", b"gone")], time.time())
     assert journal.backfill("new") == 2
     assert journal.backfill("new") == 0
     assert sorted((j.path, j.number) for j in journal.claim("new", 10)) == [(b"a", 2), (b"b", 1)]

@@ -13,10 +13,9 @@ def health(daemon) -> tuple[int, dict]:
 
 def readiness(daemon) -> tuple[int, dict]:
     reasons = []
-    try:
-        daemon.journal.ping()
-    except Exception as exc:
-        reasons.append(f"journal not writable: {exc}")
+    problem = daemon.journal_problem()
+    if problem:
+        reasons.append(f"journal not writable: {problem}")
     status = daemon.replication_status()
     if not any(t["up"] for t in status.values()):
         reasons.append("no replica target is up: " + "; ".join(
