@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from watchdog.observers import Observer
+from watchdog.observers.inotify import InotifyObserver
 
 from ingest.coverage import is_watched
 from ingest.events import EventSink, Hint, LostEventsDetector
@@ -51,7 +51,7 @@ class Ingest:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._settling: dict[tuple[str, bytes], float] = {}
         self._deadlines: list[tuple[float, str, bytes]] = []
-        self._observer: Observer | None = None
+        self._observer: InotifyObserver | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._scan_lock = threading.Lock()
@@ -69,7 +69,9 @@ class Ingest:
     def start(self) -> None:
         for name in ("watchdog.observers.inotify", "watchdog.observers.inotify_c"):
             logging.getLogger(name).addHandler(self._lost)
-        self._observer = Observer()
+        # full events: a file moved in from outside the tree is a rename (complete at once), not a
+        # "created" that would wait out the settle window
+        self._observer = InotifyObserver(generate_full_events=True)
         for watch in self.watches.values():
             os.makedirs(watch.root, exist_ok=True)
             self._observer.schedule(EventSink(watch.label, watch.root, self.hint), watch.root, recursive=True)

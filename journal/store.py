@@ -348,11 +348,11 @@ class Journal:
                 Replica.target == target,
                 Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)))).scalar()
 
-    def verified_replicas(self, target: str) -> Iterator[tuple[str, bytes, int, str, int, int]]:
-        """(watch, path, version, sha256, size, mtime_ns) of the newest verified version of every file on
-        ``target``: what its data area must hold. Streamed, so a million files need little memory."""
+    def verified_replicas(self, target: str) -> Iterator[tuple[str, bytes, int, str, int, int, bool]]:
+        """(watch, path, version, sha256, size, mtime_ns, deleted on the primary) of the newest verified
+        version of every file on ``target``: what its data area must hold. Streamed."""
         query = (select(FileRow.id, FileRow.watch, FileRow.path, Version.number, Version.sha256, Version.size,
-                        Version.mtime_ns)
+                        Version.mtime_ns, FileRow.deleted_at.is_not(None))
                  .join(Version, Version.file_id == FileRow.id).join(Replica, Replica.version_id == Version.id)
                  .where(Replica.target == target, Replica.state == ReplicaState.VERIFIED)
                  .order_by(FileRow.id, Version.number))

@@ -48,11 +48,24 @@ def assert_all_replicated(deployment, replica_roots: dict[str, Path] | None = No
 def assert_verified_means_identical(deployment, replica_roots: dict[str, Path]) -> None:
     """Every replica the journal calls verified (newest version) has exactly the recorded hash."""
     rows = deployment.journal_rows(
-        "SELECT f.path, v.sha256, r.target FROM replicas r JOIN versions v ON v.id = r.version_id "
+        "SELECT f.path, v.sha256, r.target, f.deleted_at FROM replicas r JOIN versions v ON v.id = r.version_id "
         "JOIN files f ON f.id = v.file_id WHERE r.state = 'verified' AND v.number = f.current_version")
-    for path, sha, target in rows:
+    for path, sha, target, deleted_at in rows:
         if target not in replica_roots:
             continue
-        replica = os.path.join(os.fsencode(replica_roots[target] / deployment.watch_name), bytes(path))
-        assert os.path.exists(replica), f"{target}: verified {bytes(path)!r} is missing"
+        key = os.fsencode(deployment.watch_name) + b"/" + bytes(path)
+        replica = os.path.join(os.fsencode(replica_roots[target]), key)
+        if not os.path.isfile(replica) and deleted_at is not None:
+            replica = _displaced(replica_roots[target], key) or replica  # moved aside for a new upload
+        assert os.path.isfile(replica), f"{target}: verified {bytes(path)!r} is missing"
         assert sha256_file(replica) == sha, f"{target}: verified {bytes(path)!r} has other bytes"
+
+
+def _displaced(root: Path, key: bytes) -> bytes | None:
+    """A deleted file's replica that LocalTarget moved to .jaga/displaced/<time>/ (whole folders move)."""
+    area = os.path.join(os.fsencode(root), b".jaga", b"displaced")
+    for stamp in sorted(os.listdir(area)) if os.path.isdir(area) else []:
+        candidate = os.path.join(area, stamp, key)
+        if os.path.isfile(candidate):
+            return candidate
+    return None

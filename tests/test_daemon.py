@@ -158,3 +158,14 @@ def test_the_daemon_runs_on_a_postgresql_journal(tmp_path, postgres):
         assert (deployment.replica_data / "19.pdf").read_bytes() == (deployment.uploads / "19.pdf").read_bytes()
     finally:
         deployment.stop()
+
+
+def test_a_file_moved_in_from_outside_the_tree_is_complete_at_once(deployment, tmp_path):
+    deployment.doc["ingest"]["settle"] = "1h"  # only the rename can make it complete
+    deployment.write_config()
+    (deployment.uploads / "inbox").mkdir()
+    deployment.start()
+    outside = tmp_path / "staging.pdf"
+    outside.write_bytes(b"written elsewhere, then moved into the upload folder")
+    os.rename(outside, deployment.uploads / "inbox" / "moved.pdf")
+    wait_for(lambda: deployment.is_verified(b"inbox/moved.pdf"), message="moved-in file verified")

@@ -9,8 +9,11 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import logging
 import secrets
+import stat
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +22,7 @@ from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntr
                                 TargetDown, TargetError, check_key, check_version_key,
                                 version_key)
 
+log = logging.getLogger("jaga.target.local")
 CHUNK = 1 << 20
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MANIFEST = META_DIR + b"/manifest.jsonl"
@@ -59,6 +63,8 @@ class LocalTarget(Target):
             with self._dir_fd(folder, create=True) as dir_fd:
                 if keep_previous_as is not None:
                     self._keep_previous(dir_fd, name, keep_previous_as)
+                if stat.S_ISDIR(_lstat_mode(name, dir_fd)):
+                    self._displace(dir_fd, name, key)
                 self._write_atomic(dir_fd, name, chunks, mtime_ns, sync_folder=False)
             with self._lock:
                 self._unsynced_folders.add(folder)
@@ -98,6 +104,18 @@ class LocalTarget(Target):
         if sync_folder:
             os.fsync(dir_fd)
 
+    def _displace(self, dir_fd: int, name: bytes, key: bytes) -> None:
+        """A replica of something deleted on the primary stands where a new upload must go (a folder
+        replaced by a file of the same name, or the reverse): move it aside, whole, never delete it."""
+        aside = META_DIR + b"/displaced/" + str(time.time_ns()).encode() + b"/" + key
+        folder, aside_name = _split(aside)
+        with self._dir_fd(folder, create=True) as aside_fd:
+            os.rename(name, aside_name, src_dir_fd=dir_fd, dst_dir_fd=aside_fd)
+            os.fsync(aside_fd)
+        os.fsync(dir_fd)
+        log.warning("target %s: moved %s aside to %s to make room for a new upload of the same name",
+                    self.name, _show(key), _show(aside))
+
     def _keep_previous(self, dir_fd: int, name: bytes, keep_as: bytes) -> None:
         """Hard-link the current replica into the versions area before it is replaced."""
         try:
@@ -117,8 +135,8 @@ class LocalTarget(Target):
         try:
             for chunk in self._read(check_key(key), drop_cache=True):
                 digest.update(chunk)
-        except FileNotFoundError:
-            return None
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None  # no file there (a folder of the same name is moved aside by put)
         except OSError as exc:
             raise TargetError(f"reading back {_show(key)}: {_describe(exc)}") from exc
         return digest.hexdigest()
@@ -221,8 +239,16 @@ class LocalTarget(Target):
                 self._require_marker(root_fd)
             fd = os.dup(root_fd)
         try:
+            walked = []
             for part in folder.split(b"/") if folder else []:
-                child = _enter(fd, part, create)
+                walked.append(part)
+                try:
+                    child = _enter(fd, part, create)
+                except NotADirectoryError:
+                    if not create or stat.S_ISDIR(_lstat_mode(part, fd)):
+                        raise
+                    self._displace(fd, part, b"/".join(walked))
+                    child = _enter(fd, part, create)
                 os.close(fd)
                 fd = child
             yield fd
@@ -242,6 +268,13 @@ def _enter(parent_fd: int, part: bytes, create: bool) -> int:
         pass
     os.fsync(parent_fd)  # the new folder's name must survive a power cut too
     return os.open(part, DIR_FLAGS, dir_fd=parent_fd)
+
+
+def _lstat_mode(name: bytes, dir_fd: int) -> int:
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return 0
 
 
 def _split(key: bytes) -> tuple[bytes, bytes]:
