@@ -243,6 +243,16 @@ class Journal:
                 .returning(Replica.id))
             return len(added.all())
 
+    def release_claims(self, target: str, keep: Iterable[int]) -> int:
+        """Claims this process no longer holds go back to pending: after a commit whose outcome the
+        database reported as failed (it may have been written anyway, e.g. an fsync EIO)."""
+        keep = list(keep)
+        with self.session() as session:
+            query = update(Replica).where(Replica.target == target, Replica.state == ReplicaState.COPYING)
+            if keep:
+                query = query.where(Replica.id.not_in(keep))
+            return session.execute(query.values(state=ReplicaState.PENDING)).rowcount or 0
+
     def reset_copying(self) -> int:
         """After a crash: copies that were in flight start again from pending."""
         with self.session() as session:

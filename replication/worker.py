@@ -40,6 +40,7 @@ class TargetReplicator:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"copy-{self.name}")
         self._in_flight: dict[int, Future] = {}
         self._unrecorded: list[Outcome] = []
+        self._claims_uncertain = False
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.up = False
@@ -87,6 +88,7 @@ class TargetReplicator:
             except JournalError as exc:
                 log.error("target %s: journal unavailable, retrying: %s", self.name, exc)
                 self.metrics.journal_errors.inc()
+                self._claims_uncertain = True
                 self._stopping.wait(1.0)
             except Exception:
                 log.exception("target %s: unexpected error in the dispatcher", self.name)
@@ -94,6 +96,12 @@ class TargetReplicator:
         self._finish_in_flight()
 
     def _step(self) -> None:
+        if self._claims_uncertain:  # a failed commit may still have claimed rows: hand them back
+            released = self.journal.release_claims(self.name, list(self._in_flight) +
+                                                   [o.job.replica_id for o in self._unrecorded])
+            self._claims_uncertain = False
+            if released:
+                log.info("target %s: %d claim(s) from a failed journal write released", self.name, released)
         self._refill()
         done = self._collect(self._wait_time())
         if done or self._unrecorded:
