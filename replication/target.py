@@ -118,10 +118,12 @@ class Target(ABC):
         """Initialise the target (create the root if needed and write the marker)."""
 
     @abstractmethod
-    def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> None:
+    def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None
+            ) -> bool | None:
         """Store ``chunks`` under ``key`` atomically; durable once ``flush()`` returns. An existing object
         at ``key`` is first kept under ``keep_previous_as`` (see version_key) when given. If ``chunks``
-        raises, nothing appears under ``key``."""
+        raises, nothing appears under ``key``. Returns True only when the target itself read the stored
+        bytes back from the storage and found them identical to ``chunks`` (then no checksum() is needed)."""
 
     @abstractmethod
     def checksum(self, key: bytes) -> str | None:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from replication.local.readback import ReadBackMismatch, write_verified
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
                                 TargetDown, TargetError, check_key, check_version_key,
                                 version_key)
@@ -56,7 +57,7 @@ class LocalTarget(Target):
 
     # -- data ---------------------------------------------------------------------------------
 
-    def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> None:
+    def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> bool:
         key = check_key(key)
         folder, name = _split(key)
         try:
@@ -70,6 +71,9 @@ class LocalTarget(Target):
                 self._unsynced_folders.add(folder)
         except OSError as exc:
             raise TargetError(f"writing {_show(key)}: {_describe(exc)}") from exc
+        except ReadBackMismatch as exc:
+            raise TargetError(f"writing {_show(key)}: {exc}") from exc
+        return True  # read back from the disk and found identical (see readback.py)
 
     def flush(self) -> None:
         """fsync every folder a put renamed into since the last flush: one fsync per folder per batch
@@ -86,15 +90,11 @@ class LocalTarget(Target):
     def _write_atomic(self, dir_fd: int, name: bytes, chunks: Iterable[bytes], mtime_ns: int | None,
                       sync_folder: bool = True) -> None:
         temp = TEMP_PREFIX + secrets.token_hex(8).encode()
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640,
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640,
                      dir_fd=dir_fd)
         try:
             try:
-                for chunk in chunks:
-                    _write_all(fd, chunk)
-                if mtime_ns is not None:
-                    os.utime(fd, ns=(mtime_ns, mtime_ns))
-                os.fsync(fd)
+                write_verified(fd, chunks, mtime_ns)
             finally:
                 os.close(fd)
             os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)

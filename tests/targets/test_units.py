@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from replication.s3.keys import ObjectNames, check_prefix, decode_key, encode_key
-from replication.sftp.throttle import Throttle
+from replication.throttle import Throttle
 
 
 class FakeClock:
@@ -60,3 +60,25 @@ def test_prefixes(prefix, expected):
 def test_bad_prefixes(prefix):
     with pytest.raises(ValueError):
         ObjectNames(prefix)
+
+
+def test_a_large_replica_is_read_back_window_by_window_and_must_match(tmp_path):
+    """Several read-back windows, checked on the second thread, and a disk that returns other bytes
+    is caught before the rename."""
+    import os
+    from replication.local import readback
+    data = [os.urandom(1 << 20) for _ in range(40)]  # 40 MiB: more than two windows
+    fd = os.open(tmp_path / "ok", os.O_RDWR | os.O_CREAT)
+    readback.write_verified(fd, iter(data), None)
+    os.close(fd)
+    assert (tmp_path / "ok").read_bytes() == b"".join(data)
+
+    original = readback._pread_all
+    readback._pread_all = lambda fd, n, pos: original(fd, n, pos)[:-1] + b"?"  # the disk lies
+    try:
+        fd = os.open(tmp_path / "bad", os.O_RDWR | os.O_CREAT)
+        with pytest.raises(readback.ReadBackMismatch):
+            readback.write_verified(fd, iter(data), None)
+    finally:
+        readback._pread_all = original
+        os.close(fd)
