@@ -15,6 +15,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class LocalTarget(Target):
         self.root = Path(root)
         self._unsynced_folders: set[bytes] = set()
         self._lock = threading.Lock()
+        self._flush_pool: ThreadPoolExecutor | None = None
 
     # -- marker -------------------------------------------------------------------------------
 
@@ -80,12 +82,28 @@ class LocalTarget(Target):
         instead of one per file, and still before anything is called verified."""
         with self._lock:
             folders, self._unsynced_folders = self._unsynced_folders, set()
+        if len(folders) > 1:  # concurrent fsyncs share the filesystem's journal commits
+            list(self._flusher().map(self._sync_folder, sorted(folders)))
+        elif folders:
+            self._sync_folder(folders.pop())
+
+    def _sync_folder(self, folder: bytes) -> None:
         try:
-            for folder in sorted(folders):
-                with self._dir_fd(folder, create=False) as dir_fd:
-                    os.fsync(dir_fd)
+            with self._dir_fd(folder, create=False) as dir_fd:
+                os.fsync(dir_fd)
         except OSError as exc:
             raise TargetError(f"syncing folders: {_describe(exc)}") from exc
+
+    def _flusher(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._flush_pool is None:
+                self._flush_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix=f"fsync-{self.name}")
+            return self._flush_pool
+
+    def close(self) -> None:
+        if self._flush_pool is not None:
+            self._flush_pool.shutdown(wait=True)
+            self._flush_pool = None
 
     def _write_atomic(self, dir_fd: int, name: bytes, chunks: Iterable[bytes], mtime_ns: int | None,
                       sync_folder: bool = True) -> None:
