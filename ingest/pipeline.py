@@ -181,6 +181,7 @@ class Ingest:
         (nothing observed is dropped) and is committed with the next items."""
         now = time.time()
         batch = self._batch
+        self._real_folders: dict[tuple[str, bytes], bool] = {}
         for kind, watch, payload in items:
             if kind == "idle?":
                 continue
@@ -201,7 +202,8 @@ class Ingest:
             self.reconcile_in_background("new_folder", start=rel, only=watch)
             self._check_watched(watch, rel)
         elif hint is Hint.DELETED:
-            batch.deleted.append((watch, rel))
+            if not self.watches[watch].rules.ignores(rel):  # an ignored name was never journaled
+                batch.deleted.append((watch, rel))
         else:
             st = self._lstat(watch, rel)
             if st is None:
@@ -209,8 +211,14 @@ class Ingest:
             else:
                 self._consider(batch, watch, rel, st, now, complete=hint in (Hint.CLOSED, Hint.MOVED_IN))
 
-    def _real_root(self, watch: str) -> bytes:
-        return os.path.realpath(self.watches[watch].root)
+    def _real_folder(self, watch: str, folder: bytes) -> bool:
+        """No symlink between the root and ``folder``; remembered for the batch being processed."""
+        key = (watch, folder)
+        if key not in self._real_folders:
+            real_root = os.path.realpath(self.watches[watch].root)
+            self._real_folders[key] = os.path.realpath(os.path.join(self.watches[watch].root, folder)) == \
+                os.path.join(real_root, folder)
+        return self._real_folders[key]
 
     def _check_watched(self, watch: str, rel: bytes) -> None:
         """A folder inotify could not watch gets no events: rescan it until it is watched."""
@@ -235,7 +243,7 @@ class Ingest:
         (inotify can report paths through one; jaga never follows them)."""
         root = self.watches[watch].root
         folder = os.path.dirname(rel)
-        if folder and os.path.realpath(os.path.join(root, folder)) != os.path.join(self._real_root(watch), folder):
+        if folder and not self._real_folder(watch, folder):
             return None
         try:
             return os.lstat(os.path.join(root, rel))

@@ -264,17 +264,22 @@ class Journal:
         """Take up to ``limit`` due replicas of ``target`` and mark them copying."""
         now = time.time() if now is None else now
         with self.session() as session:
-            ids = session.execute(
-                select(Replica.id)
-                .where(Replica.target == target,
-                       Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)),
-                       Replica.next_attempt_at <= now)
-                .order_by(Replica.next_attempt_at, Replica.id).limit(limit)).scalars().all()
-            if not ids:
-                return []
-            session.execute(update(Replica).where(Replica.id.in_(ids))
-                            .values(state=ReplicaState.COPYING).execution_options(synchronize_session=False))
-            return self._jobs(session, target, ids)
+            return self._claim_in(session, target, limit, now)
+
+    def _claim_in(self, session: Session, target: str, limit: int, now: float) -> list[Job]:
+        if limit <= 0:
+            return []
+        ids = session.execute(
+            select(Replica.id)
+            .where(Replica.target == target,
+                   Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)),
+                   Replica.next_attempt_at <= now)
+            .order_by(Replica.next_attempt_at, Replica.id).limit(limit)).scalars().all()
+        if not ids:
+            return []
+        session.execute(update(Replica).where(Replica.id.in_(ids))
+                        .values(state=ReplicaState.COPYING).execution_options(synchronize_session=False))
+        return self._jobs(session, target, ids)
 
     def _jobs(self, session: Session, target: str, ids: list[int]) -> list[Job]:
         rows = session.execute(
@@ -301,27 +306,34 @@ class Journal:
             .group_by(Version.file_id)).all()
         return {fid: number for fid, number in rows}
 
-    def finish(self, outcomes: Iterable[Outcome], now: float | None = None) -> None:
-        """Write what the workers did, all in one short transaction of a few executemany statements.
+    def finish(self, outcomes: Iterable[Outcome], now: float | None = None,
+               claim: tuple[str, int] | None = None) -> list[Job]:
+        """Write what the workers did, all in one short transaction of a few executemany statements,
+        and (``claim=(target, limit)``) take the next jobs in the same transaction: one commit per batch.
 
         A replica superseded meanwhile (a newer version arrived, the source was deleted) stays so.
         """
         now = time.time() if now is None else now
+        outcomes = list(outcomes)
+        with self.session() as session:
+            self._finish_in(session, outcomes, now)
+            return self._claim_in(session, *claim, now) if claim else []
+
+    def _finish_in(self, session: Session, outcomes: list[Outcome], now: float) -> None:
         replicas, versions = Replica.__table__, Version.__table__
         rows = [self._finish_values(outcome, now) for outcome in outcomes]
         if not rows:
             return
         verified = [o for o in outcomes if o.state == ReplicaState.VERIFIED]
-        with self.session() as session:
-            conn = session.connection()
-            conn.execute(update(replicas).where(replicas.c.id == bindparam("b_id"),
-                                                replicas.c.state != ReplicaState.SUPERSEDED).values(
-                state=bindparam("b_state"), last_error=bindparam("b_error"), verified_at=bindparam("b_verified"),
-                next_attempt_at=bindparam("b_due"), attempts=replicas.c.attempts + bindparam("b_tries")), rows)
-            if verified:
-                conn.execute(update(versions).where(versions.c.id == bindparam("b_id"), versions.c.sha256.is_(None))
-                             .values(sha256=bindparam("b_sha")),
-                             [{"b_id": o.job.version_id, "b_sha": o.sha256} for o in verified])
+        conn = session.connection()
+        conn.execute(update(replicas).where(replicas.c.id == bindparam("b_id"),
+                                            replicas.c.state != ReplicaState.SUPERSEDED).values(
+            state=bindparam("b_state"), last_error=bindparam("b_error"), verified_at=bindparam("b_verified"),
+            next_attempt_at=bindparam("b_due"), attempts=replicas.c.attempts + bindparam("b_tries")), rows)
+        if verified:
+            conn.execute(update(versions).where(versions.c.id == bindparam("b_id"), versions.c.sha256.is_(None))
+                         .values(sha256=bindparam("b_sha")),
+                         [{"b_id": o.job.version_id, "b_sha": o.sha256} for o in verified])
 
     def _finish_values(self, outcome: Outcome, now: float) -> dict:
         job = outcome.job

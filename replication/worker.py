@@ -38,6 +38,7 @@ class TargetReplicator:
         self._on_changed = on_changed or (lambda watch, path: None)
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"copy-{self.name}")
+        self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flush-{self.name}")
         self._in_flight: dict[int, Future] = {}
         self._unrecorded: list[Outcome] = []
         self._claims_uncertain = False
@@ -65,18 +66,24 @@ class TargetReplicator:
         if self._thread is not None:
             self._thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._side.shutdown(wait=True)
         self.target.close()
 
     # -- one pass, for `jaga sync` -------------------------------------------------------------
 
     def drain(self, deadline: float) -> None:
-        """Copy everything due now, in this thread, until nothing is due or time runs out."""
-        while time.monotonic() < deadline and self._check_ready(force=True):
-            jobs = self.journal.claim(self.name, self.workers * 8)
-            if not jobs:
-                return
-            futures = [self._pool.submit(self._copy, job) for job in jobs]
-            self._record([f.result() for f in futures])
+        """Copy everything due now, with this thread as the dispatcher, until nothing is due or running
+        or time runs out; then give back what was not started."""
+        self._check_ready(force=True)
+        while time.monotonic() < deadline and self.up:
+            if self._wants_work():
+                self._submit(self.journal.claim(self.name, self._room()))
+            if not self._in_flight and not self._unrecorded:
+                break
+            done = self._collect(1.0)
+            if done or self._unrecorded:
+                self._record(done)
+        self._finish_in_flight()
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -102,18 +109,23 @@ class TargetReplicator:
             self._claims_uncertain = False
             if released:
                 log.info("target %s: %d claim(s) from a failed journal write released", self.name, released)
-        self._refill()
+        if self._wants_work():
+            self._submit(self.journal.claim(self.name, self._room()))
         done = self._collect(self._wait_time())
         if done or self._unrecorded:
-            self._refill()  # keep the workers busy while the dispatcher writes the journal
             self._record(done)
 
-    def _refill(self) -> None:
-        if self._check_ready() and len(self._in_flight) < self.workers * QUEUED_PER_WORKER // 2:
-            for job in self.journal.claim(self.name, self.workers * QUEUED_PER_WORKER - len(self._in_flight)):
-                future = self._pool.submit(self._copy, job)
-                self._in_flight[job.replica_id] = future
-                future.add_done_callback(self._inbox.put)
+    def _wants_work(self) -> bool:
+        return not self._stopping.is_set() and self._check_ready() and len(self._in_flight) < self.workers * QUEUED_PER_WORKER // 2
+
+    def _room(self) -> int:
+        return self.workers * QUEUED_PER_WORKER - len(self._in_flight)
+
+    def _submit(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            future = self._pool.submit(self._copy, job)
+            self._in_flight[job.replica_id] = future
+            future.add_done_callback(self._inbox.put)
 
     def _wait_time(self) -> float:
         if not self.up:
@@ -140,14 +152,18 @@ class TargetReplicator:
         return outcomes
 
     def _finish_in_flight(self) -> None:
-        outcomes = [future.result() for future in list(self._in_flight.values())]
+        """On stop: copies not started are given back, copies under way finish and are recorded."""
+        futures = list(self._in_flight.values())
+        for future in futures:
+            future.cancel()
+        outcomes = [future.result() for future in futures if not future.cancelled()]
         self._in_flight.clear()
-        if outcomes:
-            try:
+        try:
+            if outcomes or self._unrecorded:
                 self._record(outcomes)
-            except JournalError as exc:
-                log.error("target %s: could not record the last copies (they will be redone): %s",
-                          self.name, exc)
+            self.journal.release_claims(self.name, [])
+        except JournalError as exc:
+            log.error("target %s: could not record the last copies (they will be redone): %s", self.name, exc)
 
     def _copy(self, job: Job) -> Outcome:
         root = self.roots.get(job.watch)
@@ -173,8 +189,9 @@ class TargetReplicator:
             if outcome.state == "down":
                 self._mark_down(outcome.error)
         recovered = self.consecutive_errors > 0 and any(o.state == ReplicaState.VERIFIED for o in outcomes)
+        claim = (self.name, self._room()) if self._wants_work() else None
         try:
-            self.journal.finish(outcomes, now)
+            self._submit(self.journal.finish(outcomes, now, claim=claim))  # one commit for both
         except JournalError:
             self._unrecorded = outcomes
             raise
@@ -193,8 +210,9 @@ class TargetReplicator:
                                  mtime_ns=o.job.mtime_ns, replicated_at=o.stored_at or time.time())
                    for o in verified]
         try:
-            self.target.flush()
+            flushed = self._side.submit(self.target.flush)  # the two fsyncs overlap; both must succeed
             self.target.append_manifest(entries)
+            flushed.result()
             return outcomes
         except (TargetError, TargetDown) as exc:
             error = f"writing the target's manifest: {exc}"
