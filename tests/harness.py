@@ -6,10 +6,8 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,26 +15,18 @@ from pathlib import Path
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.servers.polling import free_port, wait_until  # noqa: F401 (free_port is part of the harness)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
 def wait_for(condition, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"):
-    """Poll ``condition`` until it returns something truthy; fail with ``message`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """Poll ``condition`` until it returns something truthy; fail the test with ``message`` after ``timeout``."""
+    try:
+        return wait_until(condition, timeout, interval, message)
+    except TimeoutError:
+        raise AssertionError(f"timed out after {timeout}s waiting for {message}") from None
 
 
 def sha256_file(path: Path | bytes) -> str:
