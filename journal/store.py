@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import threading
 import time
@@ -10,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import and_, bindparam, case, create_engine, event, func, insert, literal, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +31,7 @@ def make_engine(url: str, writer: bool = True) -> Engine:
     engine begins DEFERRED, so reads never wait for writers in WAL mode.
     """
     if url.startswith("sqlite"):
+        _ensure_folder(url)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                pool_size=8, max_overflow=8)
 
@@ -453,6 +455,13 @@ class Journal:
     def skip_counts(self) -> dict[str, int]:
         with self.reading() as session:
             return dict(session.execute(select(Skip.reason, func.count()).group_by(Skip.reason)).all())
+
+
+def _ensure_folder(url: str) -> None:
+    """A fresh checkout has no var/ yet: the journal's folder is created, the file by SQLite."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
 
 
 def _differs(row: tuple, obs: Observation) -> bool:

@@ -169,3 +169,24 @@ def test_a_file_moved_in_from_outside_the_tree_is_complete_at_once(deployment, t
     outside.write_bytes(b"written elsewhere, then moved into the upload folder")
     os.rename(outside, deployment.uploads / "inbox" / "moved.pdf")
     wait_for(lambda: deployment.is_verified(b"inbox/moved.pdf"), message="moved-in file verified")
+
+
+def test_a_fresh_checkout_without_var_starts(tmp_path):
+    """`make run` on a new clone: neither var/ (the journal's folder) nor var/uploads exist yet."""
+    import subprocess
+    from tests.harness import REPO, free_port, jaga_command
+    config = tmp_path / "config.yaml"
+    port = free_port()
+    config.write_text((REPO / "config.yaml").read_text().replace("127.0.0.1:9108", f"127.0.0.1:{port}")
+                      .replace("    smartctl: smartctl\n", "    enabled: false\n"))
+    daemon = subprocess.Popen(jaga_command("-c", str(config), "run"), stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: (tmp_path / "var" / "uploads").is_dir() or daemon.poll() is not None,
+                 message="the daemon creating var/uploads")
+        assert daemon.poll() is None, daemon.stderr.read().decode()
+        write_file(tmp_path / "var" / "uploads" / "first.pdf", b"the first proposal")
+        wait_for(lambda: (tmp_path / "var" / "replica" / "uploads" / "first.pdf").exists(),
+                 message="replicated under ./var/replica")
+    finally:
+        daemon.terminate()
+        assert daemon.wait(10) == 0
