@@ -56,12 +56,14 @@ class Ingest:
         self._stopping = threading.Event()
         self._scan_lock = threading.Lock()
         self._scans: queue.SimpleQueue = queue.SimpleQueue()
-        self._scans_waiting = 0
+        self._scans_waiting = 0  # queued or running scans, for `jaga sync` to wait on
+        self._scans_lock = threading.Lock()
         self._idle = threading.Event()
         self.last_loop_at = time.time()
         self._lost = LostEventsDetector(self._events_lost)
         self._reconciler = Reconciler(journal.known_states, self._submit_scanned)
         self._batch = _Batch()
+        self._real_folders: dict[tuple[str, bytes], bool] = {}
         self.unwatched: set[tuple[str, bytes]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -121,7 +123,8 @@ class Ingest:
                     self.metrics.rescans.labels(reason=reason).inc()
 
     def reconcile_in_background(self, reason: str, start: bytes = b"", only: str | None = None) -> None:
-        self._scans_waiting += 1
+        with self._scans_lock:
+            self._scans_waiting += 1
         self._scans.put((reason, start, only))
 
     def _scan_loop(self) -> None:
@@ -134,7 +137,8 @@ class Ingest:
             except Exception:
                 log.exception("reconcile (%s) failed", request[0])
             finally:
-                self._scans_waiting -= 1
+                with self._scans_lock:
+                    self._scans_waiting -= 1
 
     def wait_idle(self, timeout: float) -> bool:
         """For `jaga sync`: True once everything queued so far is processed and nothing is settling."""
@@ -181,7 +185,7 @@ class Ingest:
         (nothing observed is dropped) and is committed with the next items."""
         now = time.time()
         batch = self._batch
-        self._real_folders: dict[tuple[str, bytes], bool] = {}
+        self._real_folders = {}
         for kind, watch, payload in items:
             if kind == "idle?":
                 continue

@@ -116,7 +116,11 @@ class TargetReplicator:
             self._record(done)
 
     def _wants_work(self) -> bool:
-        return not self._stopping.is_set() and self._check_ready() and len(self._in_flight) < self.workers * QUEUED_PER_WORKER // 2
+        return not self._stopping.is_set() and self._queue_low() and self._check_ready()
+
+    def _queue_low(self) -> bool:
+        """Claim again once half the queued jobs are done: batches stay big, workers stay busy."""
+        return len(self._in_flight) < self.workers * QUEUED_PER_WORKER // 2
 
     def _room(self) -> int:
         return self.workers * QUEUED_PER_WORKER - len(self._in_flight)
@@ -130,7 +134,7 @@ class TargetReplicator:
     def _wait_time(self) -> float:
         if not self.up:
             return DOWN_RETRY
-        if len(self._in_flight) >= self.workers * QUEUED_PER_WORKER // 2:
+        if not self._queue_low():
             return IDLE_WAIT
         due = self.journal.next_due(self.name)
         if due is None:
