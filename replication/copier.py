@@ -17,12 +17,16 @@ def job_key(job: Job) -> bytes:
     return job.watch.encode() + b"/" + job.path
 
 
-def replicate(job: Job, source_root: bytes, target: Target) -> Outcome:
-    """Copy one version and prove the replica byte-identical. TargetDown propagates to the caller."""
+def replicate(job: Job, source_root: bytes, target: Target, may_hold_unknown: bool = True) -> Outcome:
+    """Copy one version and prove the replica byte-identical. TargetDown propagates to the caller.
+
+    ``may_hold_unknown``: the target may hold files this journal did not put there (it was adopted,
+    e.g. after a restore), so a new file is first looked for there by hash instead of re-uploaded."""
     key = job_key(job)
     try:
         with SourceFile(source_root, job.path, job.size, job.mtime_ns, job.sha256) as source:
-            if job.previous_number is None and _already_there(source, target, key):
+            look_first = job.previous_number is None and (may_hold_unknown or job.attempts > 0)
+            if look_first and _already_there(source, target, key):
                 return Outcome(job, ReplicaState.VERIFIED, sha256=source.sha256, stored_at=time.time())
             keep = version_key(key, job.previous_number) if job.previous_number else None
             identical = target.put(key, source.chunks(), job.mtime_ns, keep)

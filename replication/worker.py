@@ -42,6 +42,7 @@ class TargetReplicator:
         self._in_flight: dict[int, Future] = {}
         self._unrecorded: list[Outcome] = []
         self._claims_uncertain = False
+        self._adopted = True  # until proven otherwise: the target may hold files from before this journal
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.up = False
@@ -174,7 +175,7 @@ class TargetReplicator:
         if root is None:
             return Outcome(job, ReplicaState.FAILED, error=f"watch {job.watch!r} is no longer configured")
         try:
-            return replicate(job, root, self.target)
+            return replicate(job, root, self.target, self._adopted)
         except TargetDown as exc:
             return Outcome(job, "down", error=str(exc))
         except Exception as exc:  # a bug must not kill the pool; the journal keeps the error
@@ -252,8 +253,9 @@ class TargetReplicator:
             return self.up
         self._ready_checked_at = now
         try:
-            ensure_ready(self.target, self.journal)
+            marker = ensure_ready(self.target, self.journal)
             if not self.up:  # at start, and after an outage: what interrupted copies left behind goes
+                self._adopted = _adopted(marker, self.journal.target_met_at(self.name))
                 removed = self.target.remove_temporaries()
                 if removed:
                     log.info("target %s: removed %d temporary file(s) left by an interrupted run",
@@ -273,3 +275,9 @@ class TargetReplicator:
         self.up, self.down_reason = False, reason
         self._ready_checked_at = time.monotonic()
         self.metrics.target_up.labels(target=self.name).set(0)
+
+
+def _adopted(marker, met_at: float | None) -> bool:
+    """The target existed before this journal met it (its marker is older): it may hold replicas this
+    journal does not know, e.g. after a restore onto a new disk."""
+    return met_at is None or marker.created_at < met_at - 1.0
