@@ -271,7 +271,7 @@ class Ingest:
             return
         if complete or is_settled(st, now, self.settle):
             self._settling.pop((watch, rel), None)
-            batch.observations.append(Observation(watch, rel, st.st_size, st.st_mtime_ns, now, now))
+            batch.observations.append(Observation(watch, rel, st.st_size, st.st_mtime_ns, now, now, st.st_ino))
         else:
             newest = max(st.st_mtime_ns, st.st_ctime_ns) / 1e9
             due = max(newest, now) + self.settle

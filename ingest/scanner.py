@@ -74,8 +74,15 @@ class Reconciler:
         if not batch:
             return 0
         known = self._known_states(watch, [rel for rel, _ in batch])
-        changed = [(rel, st) for rel, st in batch
-                   if not stat.S_ISREG(st.st_mode) or known.get(rel) != (st.st_size, st.st_mtime_ns)]
+        changed = [(rel, st) for rel, st in batch if not stat.S_ISREG(st.st_mode) or not _same(known.get(rel), st)]
         if changed:
             self._submit(watch, changed)
         return len(changed)
+
+
+def _same(known: tuple | None, st: os.stat_result) -> bool:
+    """The journal's newest version is this file: same size, mtime and (when recorded) inode."""
+    if known is None:
+        return False
+    size, mtime_ns, inode = known
+    return size == st.st_size and mtime_ns == st.st_mtime_ns and (inode is None or inode == st.st_ino)

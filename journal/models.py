@@ -43,6 +43,7 @@ class FileRow(Base):
     current_version: Mapped[int] = mapped_column(Integer)
     size: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    inode: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # a replaced file has a new one
     deleted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     __table_args__ = (UniqueConstraint("watch", "path", name="uq_files_watch_path"),)
 

@@ -15,6 +15,7 @@ class Observation:
     mtime_ns: int
     seen_at: float
     completed_at: float
+    inode: int | None = None  # size and mtime can match across a replace (coarse clock); the inode not
 
 
 @dataclass(frozen=True, slots=True)

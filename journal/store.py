@@ -128,12 +128,13 @@ class Journal:
                                    .where(FileRow.watch == watch))
             return {path: (size, mtime) for path, size, mtime in rows}
 
-    def known_states(self, watch: str, paths: list[bytes]) -> dict[bytes, tuple[int, int]]:
-        """The same for a batch of paths only: the scan's memory stays flat at a million files."""
+    def known_states(self, watch: str, paths: list[bytes]) -> dict[bytes, tuple[int, int, int | None]]:
+        """path → (size, mtime_ns, inode) for a batch of paths: the scan's memory stays flat at a million."""
         with self.reading() as session:
-            rows = session.execute(select(FileRow.path, FileRow.size, FileRow.mtime_ns, FileRow.deleted_at)
+            rows = session.execute(select(FileRow.path, FileRow.size, FileRow.mtime_ns, FileRow.inode,
+                                          FileRow.deleted_at)
                                    .where(FileRow.watch == watch, FileRow.path.in_(paths)))
-            return {path: (size, mtime) for path, size, mtime, deleted in rows if deleted is None}
+            return {path: (size, mtime, inode) for path, size, mtime, inode, deleted in rows if deleted is None}
 
     def record_versions(self, observations: Iterable[Observation], targets: list[str]) -> list[Observation]:
         """Record each observation as a new version unless the newest version already matches.
@@ -161,7 +162,7 @@ class Journal:
 
     @staticmethod
     def _file_rows(conn, keys: list[tuple[str, bytes]]) -> dict[tuple[str, bytes], tuple]:
-        """(watch, path) → (id, current_version, size, mtime_ns, deleted_at), a chunk at a time."""
+        """(watch, path) → (id, current_version, size, mtime_ns, deleted_at, inode), a chunk at a time."""
         files = FileRow.__table__
         found = {}
         by_watch: dict[str, list[bytes]] = {}
@@ -170,7 +171,7 @@ class Journal:
         for watch, paths in by_watch.items():
             for start in range(0, len(paths), 500):
                 rows = conn.execute(select(files.c.path, files.c.id, files.c.current_version, files.c.size,
-                                           files.c.mtime_ns, files.c.deleted_at)
+                                           files.c.mtime_ns, files.c.deleted_at, files.c.inode)
                                     .where(files.c.watch == watch, files.c.path.in_(paths[start:start + 500])))
                 found.update({(watch, row[0]): tuple(row[1:]) for row in rows})
         return found
@@ -181,8 +182,8 @@ class Journal:
         new = [obs for obs in changed if (obs.watch, obs.path) not in known]
         if new:
             rows = conn.execute(insert(files).returning(files.c.id, sort_by_parameter_order=True), [
-                {"watch": o.watch, "path": o.path, "current_version": 1, "size": o.size, "mtime_ns": o.mtime_ns}
-                for o in new]).all()
+                {"watch": o.watch, "path": o.path, "current_version": 1, "size": o.size, "mtime_ns": o.mtime_ns,
+                 "inode": o.inode} for o in new]).all()
             ids.update({(o.watch, o.path): row[0] for o, row in zip(new, rows)})
         old = [obs for obs in changed if (obs.watch, obs.path) in known]
         if old:
@@ -190,8 +191,9 @@ class Journal:
             self._supersede_open(conn, old_ids)
             conn.execute(update(files).where(files.c.id == bindparam("b_id")).values(
                 current_version=files.c.current_version + 1, size=bindparam("b_size"),
-                mtime_ns=bindparam("b_mtime"), deleted_at=None),
-                [{"b_id": ids[(o.watch, o.path)], "b_size": o.size, "b_mtime": o.mtime_ns} for o in old])
+                mtime_ns=bindparam("b_mtime"), inode=bindparam("b_inode"), deleted_at=None),
+                [{"b_id": ids[(o.watch, o.path)], "b_size": o.size, "b_mtime": o.mtime_ns, "b_inode": o.inode}
+                 for o in old])
         return ids
 
     @staticmethod
@@ -471,8 +473,9 @@ def _ensure_folder(url: str) -> None:
 
 
 def _differs(row: tuple, obs: Observation) -> bool:
-    _id, _number, size, mtime_ns, deleted_at = row
-    return size != obs.size or mtime_ns != obs.mtime_ns or deleted_at is not None
+    _id, _number, size, mtime_ns, deleted_at, inode = row
+    replaced = inode is not None and obs.inode is not None and inode != obs.inode
+    return size != obs.size or mtime_ns != obs.mtime_ns or replaced or deleted_at is not None
 
 
 def _short(exc: Exception) -> str:

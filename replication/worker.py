@@ -40,6 +40,9 @@ class TargetReplicator:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"copy-{self.name}")
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flush-{self.name}")
         self._in_flight: dict[int, Future] = {}
+        self._running_keys: set[bytes] = set()
+        self._held: dict[bytes, list[Job]] = {}  # jobs waiting for an earlier copy of the same path
+        self._closing = False
         self._unrecorded: list[Outcome] = []
         self._claims_uncertain = False
         self._adopted = True  # until proven otherwise: the target may hold files from before this journal
@@ -79,7 +82,7 @@ class TargetReplicator:
         while time.monotonic() < deadline and self.up:
             if self._wants_work():
                 self._submit(self.journal.claim(self.name, self._room()))
-            if not self._in_flight and not self._unrecorded:
+            if not self._in_flight and not self._unrecorded and not self._held:
                 break
             done = self._collect(1.0)
             if done or self._unrecorded:
@@ -105,7 +108,7 @@ class TargetReplicator:
 
     def _step(self) -> None:
         if self._claims_uncertain:  # a failed commit may still have claimed rows: hand them back
-            released = self.journal.release_claims(self.name, list(self._in_flight) +
+            released = self.journal.release_claims(self.name, self._claimed() +
                                                    [o.job.replica_id for o in self._unrecorded])
             self._claims_uncertain = False
             if released:
@@ -117,20 +120,41 @@ class TargetReplicator:
             self._record(done)
 
     def _wants_work(self) -> bool:
-        return not self._stopping.is_set() and self._queue_low() and self._check_ready()
+        return not self._closing and not self._stopping.is_set() and self._queue_low() and self._check_ready()
 
     def _queue_low(self) -> bool:
         """Claim again once half the queued jobs are done: batches stay big, workers stay busy."""
-        return len(self._in_flight) < self.workers * QUEUED_PER_WORKER // 2
+        return len(self._claimed()) < self.workers * QUEUED_PER_WORKER // 2
 
     def _room(self) -> int:
-        return self.workers * QUEUED_PER_WORKER - len(self._in_flight)
+        return self.workers * QUEUED_PER_WORKER - len(self._claimed())
 
     def _submit(self, jobs: list[Job]) -> None:
+        """One copy per path at a time: two versions of a file copied at once could rename in the wrong
+        order and leave the older bytes in place. A later version waits for the earlier copy."""
         for job in jobs:
+            key = job_key(job)
+            if key in self._running_keys:
+                self._held.setdefault(key, []).append(job)
+                continue
+            self._running_keys.add(key)
             future = self._pool.submit(self._copy, job)
             self._in_flight[job.replica_id] = future
             future.add_done_callback(self._inbox.put)
+
+    def _release_key(self, job: Job) -> None:
+        key = job_key(job)
+        self._running_keys.discard(key)
+        waiting = self._held.get(key)
+        if waiting:
+            next_job = waiting.pop(0)
+            if not waiting:
+                del self._held[key]
+            self._submit([next_job])
+
+    def _claimed(self) -> list[int]:
+        """Replica ids this dispatcher holds claims on: running, queued, or waiting for their path."""
+        return list(self._in_flight) + [job.replica_id for jobs in self._held.values() for job in jobs]
 
     def _wait_time(self) -> float:
         if not self.up:
@@ -150,6 +174,7 @@ class TargetReplicator:
                 if isinstance(item, Future):
                     outcome = item.result()
                     self._in_flight.pop(outcome.job.replica_id, None)
+                    self._release_key(outcome.job)
                     outcomes.append(outcome)
                 item = self._inbox.get_nowait()
         except queue.Empty:
@@ -158,11 +183,14 @@ class TargetReplicator:
 
     def _finish_in_flight(self) -> None:
         """On stop: copies not started are given back, copies under way finish and are recorded."""
+        self._closing = True
         futures = list(self._in_flight.values())
         for future in futures:
             future.cancel()
         outcomes = [future.result() for future in futures if not future.cancelled()]
         self._in_flight.clear()
+        self._held.clear()  # their claims are released below
+        self._running_keys.clear()
         try:
             if outcomes or self._unrecorded:
                 self._record(outcomes)

@@ -94,7 +94,16 @@ def test_skips_are_upserted_with_their_reason(journal):
 
 def test_known_states_answers_for_a_batch_only(journal):
     journal.record_versions([observe(b"a", size=1), observe(b"b", size=2)], ["t"])
-    assert journal.known_states("uploads", [b"a", b"zzz"]) == {b"a": (1, 1)}
+    assert journal.known_states("uploads", [b"a", b"zzz"]) == {b"a": (1, 1, None)}
+
+
+def test_a_file_replaced_with_the_same_size_and_mtime_is_a_new_version(journal):
+    """ext4 stamps mtimes from a coarse clock: a replace within one tick keeps size and mtime, not inode."""
+    now = time.time()
+    assert journal.record_versions([Observation("uploads", b"r", 10, 5, now, now, inode=100)], ["t"])
+    assert journal.record_versions([Observation("uploads", b"r", 10, 5, now, now, inode=100)], ["t"]) == []
+    assert journal.record_versions([Observation("uploads", b"r", 10, 5, now, now, inode=200)], ["t"])
+    assert journal.known_states("uploads", [b"r"]) == {b"r": (10, 5, 200)}
 
 
 def test_a_deleted_file_supersedes_its_pending_copies(journal):
