@@ -84,8 +84,8 @@ class Daemon:
                                max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
         self._start_monitor()
         self.scheduler.start()
-        self._start_web()
         log.info("jaga started: watching %s; targets %s", ", ".join(self.roots), ", ".join(self.replicators))
+        self._start_web()  # last: a health endpoint that answers means everything above has started
 
     def _start_parts(self, reason: str) -> None:
         for replicator in self.replicators.values():
