@@ -4,7 +4,6 @@ reconcile is done, the daemon's peak RSS, and how long one /metrics scrape takes
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from bench import journalgen
 from bench.context import Context

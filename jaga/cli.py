@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-import time
 
 from jaga import __version__
 from jaga.config import Config, ConfigError, load_config

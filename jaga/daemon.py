@@ -43,6 +43,8 @@ class Daemon:
         self.web = None
         self.monitor = None
         self.scrub_metrics = ScrubMetrics(self.registry)
+        self._intake_cache: tuple[float, tuple] | None = None   # (when, value): the page asks often
+        self._journal_probe: tuple[float, str | None] = (float("-inf"), None)
         self._build()
 
     def _build(self) -> None:
@@ -250,9 +252,8 @@ class Daemon:
     def intake_summary(self) -> tuple[tuple[int, int], tuple[int, int]]:
         """(files, safe everywhere) for today and the last 7 days; cached 30 s so the page stays cheap."""
         now = time.time()
-        cached = getattr(self, "_intake_cache", None)
-        if cached and now - cached[0] < 30:
-            return cached[1]
+        if self._intake_cache and now - self._intake_cache[0] < 30:
+            return self._intake_cache[1]
         midnight = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         today, week = [0, 0], [0, 0]
         for _watch, _path, _number, _size, completed_at, everywhere in self.journal.intake(now - 7 * 86400, None):
@@ -276,7 +277,7 @@ class Daemon:
         """Why the journal cannot take a write now (None: it can). Probed at most every 5 s, so a
         load balancer asking /readyz per request does not become a write per request."""
         now = time.monotonic()
-        checked_at, problem = getattr(self, "_journal_probe", (0.0, None))
+        checked_at, problem = self._journal_probe
         if now - checked_at >= 5.0:
             try:
                 self.journal.ping()

@@ -49,9 +49,13 @@ class Job:
         return display(self.path)
 
 
+CHANGED = "changed"  # the source is not the recorded version any more: observe it again, retry
+DOWN = "down"        # the target went away mid-copy: no attempt counted, retried once it is back
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a worker did with a job. ``state`` is verified, failed or changed."""
+    """What a worker did with a job. ``state`` is ReplicaState.VERIFIED or FAILED, CHANGED or DOWN."""
 
     job: Job
     state: str

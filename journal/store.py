@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from journal import migrate
 from journal.models import FileRow, Heartbeat, Replica, ReplicaState, ScrubRun, Skip, TargetRow, Version
-from journal.records import Job, Observation, Outcome, SkipRecord, TargetCounts
+from journal.records import DOWN, Job, Observation, Outcome, SkipRecord, TargetCounts
 
 
 class JournalError(Exception):
@@ -120,13 +120,6 @@ class Journal:
             session.merge(TargetRow(name=name, marker_id=marker_id, initialised_at=time.time()))
 
     # -- ingest -------------------------------------------------------------------------------
-
-    def file_states(self, watch: str) -> dict[bytes, tuple[int, int]]:
-        """path → (size, mtime_ns) of the newest version, for the reconcile scan."""
-        with self.reading() as session:
-            rows = session.execute(select(FileRow.path, FileRow.size, FileRow.mtime_ns)
-                                   .where(FileRow.watch == watch))
-            return {path: (size, mtime) for path, size, mtime in rows}
 
     def known_states(self, watch: str, paths: list[bytes]) -> dict[bytes, tuple[int, int, int | None]]:
         """path → (size, mtime_ns, inode) for a batch of paths: the scan's memory stays flat at a million."""
@@ -353,7 +346,7 @@ class Journal:
             values.update(b_state=ReplicaState.VERIFIED, b_verified=now)
         elif outcome.state == ReplicaState.FAILED:
             values.update(b_state=ReplicaState.FAILED, b_due=now + self.backoff(job.attempts + 1))
-        elif outcome.state == "down":  # not the copy's fault: no attempt counted, due again at once
+        elif outcome.state == DOWN:  # not the copy's fault: no attempt counted, due again at once
             values.update(b_state=ReplicaState.PENDING, b_tries=0)
         else:  # the source changed under the copy: try again once ingest has recorded the new version
             values.update(b_state=ReplicaState.PENDING, b_tries=0, b_due=now + self.retry_initial)

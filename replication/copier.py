@@ -5,12 +5,9 @@ from __future__ import annotations
 import time
 
 from journal.models import ReplicaState
-from journal.records import Job, Outcome
+from journal.records import CHANGED, Job, Outcome
 from replication.source import SourceChanged, SourceFile
 from replication.target import Target, TargetError, version_key
-
-CHANGED = "changed"
-
 
 def job_key(job: Job) -> bytes:
     """Replicas mirror the source: ``<watch>/<relative path>`` under the target root."""

@@ -1,7 +1,5 @@
-"""A token bucket shared by every transfer of one target, so ``bandwidth`` caps the target as a whole.
-
-It lives here and the S3 target imports it too; it could move to ``replication/`` if more users come.
-"""
+"""A token bucket: ``bandwidth`` of the SFTP and S3 targets (shared by every transfer of one target),
+and the scrub's read rate."""
 
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import time
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -17,6 +16,7 @@ from replication.factory import build_target
 from replication.progress import Reporter
 from replication.readiness import ensure_ready
 from replication.target import META_DIR, Target, TargetDown, TargetError
+from replication.throttle import Throttle
 
 log = logging.getLogger("jaga.verify")
 
@@ -76,27 +76,10 @@ def expected_from_manifest(target: Target) -> list[Expected]:
     return result
 
 
-class RateLimit:
-    """At most ``rate`` bytes a second on average (None: no limit), so a scrub never starves uploads."""
-
-    def __init__(self, rate: float | None):
-        self.rate = rate
-        self._started = time.monotonic()
-        self._spent = 0
-
-    def spend(self, nbytes: int) -> None:
-        if not self.rate:
-            return
-        self._spent += nbytes
-        ahead = self._spent / self.rate - (time.monotonic() - self._started)
-        if ahead > 0:
-            time.sleep(ahead)
-
-
 def verify_target(target: Target, expected: list[Expected], sample: float = 1.0,
                   rate: float | None = None, reporter: Reporter | None = None) -> VerifyReport:
     report = VerifyReport(target.name)
-    limit = RateLimit(rate)
+    limit = Throttle(int(rate) if rate else None)  # a scrub must never starve the uploads
     chosen = expected if sample >= 1.0 else [e for e in expected if random.random() < sample]
     for item in chosen:
         stored = target.checksum(item.key)
@@ -108,7 +91,7 @@ def verify_target(target: Target, expected: list[Expected], sample: float = 1.0,
             report.bytes_read += item.size
             if stored != item.sha256:
                 report.corrupt.append(item)
-        limit.spend(item.size)
+        limit.take(item.size)
         if reporter is not None:
             reporter.advance(item.size)
     if sample >= 1.0:

@@ -15,8 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from journal import Journal, JournalError
 from journal.models import ReplicaState
-from journal.records import Job, Outcome
-from replication.copier import CHANGED, job_key, replicate
+from journal.records import CHANGED, DOWN, Job, Outcome
+from replication.copier import job_key, replicate
 from replication.readiness import ensure_ready
 from replication.target import ManifestEntry, Target, TargetDown, TargetError
 
@@ -205,7 +205,7 @@ class TargetReplicator:
         try:
             return replicate(job, root, self.target, self._adopted)
         except TargetDown as exc:
-            return Outcome(job, "down", error=str(exc))
+            return Outcome(job, DOWN, error=str(exc))
         except Exception as exc:  # a bug must not kill the pool; the journal keeps the error
             log.exception("target %s: copying %s failed unexpectedly", self.name, job.display_path)
             return Outcome(job, ReplicaState.FAILED, error=f"internal error: {exc!r}")
@@ -219,7 +219,7 @@ class TargetReplicator:
         self._unrecorded = []
         now = time.time()
         for outcome in outcomes:
-            if outcome.state == "down":
+            if outcome.state == DOWN:
                 self._mark_down(outcome.error)
         recovered = self.consecutive_errors > 0 and any(o.state == ReplicaState.VERIFIED for o in outcomes)
         claim = (self.name, self._room()) if self._wants_work() else None
@@ -260,7 +260,7 @@ class TargetReplicator:
             self.metrics.bytes_replicated.labels(target=self.name).inc(job.size)
             self.metrics.latency.labels(target=self.name).observe(max(0.0, now - job.completed_at))
             log.debug("target %s: verified %s v%d", self.name, job.display_path, job.number)
-        elif outcome.state == "down":
+        elif outcome.state == DOWN:
             pass
         elif outcome.state == CHANGED:
             log.info("target %s: %s %s; observing it again", self.name, job.display_path, outcome.error)

@@ -140,9 +140,21 @@ def test_metrics_pass_promtool_check(deployment):
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
 
 
-def test_metrics_listen_on_loopback_by_default():
-    from jaga.config import MetricsConfig
-    assert MetricsConfig().address[0] == "127.0.0.1"
+def test_with_no_metrics_section_the_daemon_listens_on_loopback_only(deployment):
+    """Safe by default: the real socket, not just the config default."""
+    import socket
+
+    import psutil
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 9108)) == 0:
+            pytest.skip("port 9108 is taken on this machine")
+    del deployment.doc["metrics"]
+    deployment.write_config()
+    deployment.port = 9108
+    deployment.start()
+    listening = [c.laddr for c in psutil.Process(deployment.process.pid).net_connections("tcp")
+                 if c.status == psutil.CONN_LISTEN]
+    assert [(a.ip, a.port) for a in listening] == [("127.0.0.1", 9108)]
 
 
 def test_the_daemon_runs_on_a_postgresql_journal(tmp_path, postgres):

@@ -32,7 +32,7 @@ def test_a_version_is_recorded_once_per_content_and_paths_round_trip_as_bytes(jo
     created = journal.record_versions([observe(odd), observe(odd)], ["a", "b"])
     assert len(created) == 1
     assert journal.record_versions([observe(odd)], ["a", "b"]) == []
-    assert journal.file_states("uploads") == {odd: (10, 1)}
+    assert journal.known_states("uploads", [odd]) == {odd: (10, 1, None)}
     jobs = journal.claim("a", 10)
     assert [(j.path, j.number, j.size) for j in jobs] == [(odd, 1, 10)]
 

@@ -4,7 +4,6 @@ to give the whole tree back on its own."""
 import json
 import os
 
-import pytest
 
 from tests.harness import wait_for, write_file
 from tests.servers.fixtures import fresh_sshd, moto_s3, s3_credentials, sshd_server  # noqa: F401

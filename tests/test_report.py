@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-import os
 
 from tests.harness import write_file
 

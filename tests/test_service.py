@@ -1,11 +1,9 @@
 """Running as a service: sd_notify, SIGHUP reload, logs for journald and for machines."""
 
 import json
-import os
 import signal
 import socket
 
-import yaml
 
 from tests.harness import wait_for, write_file
 

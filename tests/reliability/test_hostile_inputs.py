@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
