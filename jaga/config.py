@@ -7,18 +7,16 @@ working directory and a config copied with its ``var/`` keeps pointing at it.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from jaga.configtypes import Duration, Section, Size
+from common.configtypes import NAME, Duration, Name, Section, Size
 from monitor.settings import AlertsConfig, MonitorConfig
 
 DEFAULT_IGNORE = ["*.part", "*.tmp", ".*"]
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 class ConfigError(Exception):
@@ -31,8 +29,8 @@ class JournalConfig(Section):
 
 class WatchConfig(Section):
     path: Path = Field(description="the upload folder to watch, recursively")
-    name: str | None = Field(default=None, description="label in metrics, the journal and the replica's "
-                             "folder for this watch (default: the folder's own name)")
+    name: Name | None = Field(default=None, description="label in metrics, the journal and the replica's "
+                              "folder for this watch (default: the folder's own name)")
     ignore: list[str] = Field(default_factory=lambda: list(DEFAULT_IGNORE),
                               description="glob patterns matched against each path component")
 
@@ -41,29 +39,14 @@ class WatchConfig(Section):
         return self.name or self.path.name
 
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str | None) -> str | None:
-        if value is not None and not NAME.match(value):
-            raise ValueError("use letters, digits, '-', '_' or '.' (at most 63)")
-        return value
-
-
 class RetryConfig(Section):
     initial: Duration = Field(default=1.0, description="first retry delay")
     maximum: Duration = Field(default=300.0, description="retry delays double up to this")
 
 
 class TargetBase(Section):
-    name: str = Field(description="unique name: letters, digits, - _ .")
+    name: Name = Field(description="unique name: letters, digits, - _ .")
     workers: int = Field(default=4, ge=1, le=64, description="copies in flight at once")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not NAME.match(value):
-            raise ValueError("use letters, digits, '-', '_' or '.' (at most 63)")
-        return value
 
 
 class LocalTargetConfig(TargetBase):

@@ -6,7 +6,7 @@ notifier page people for the same things under the same names.
 
 from __future__ import annotations
 
-from jaga.units import format_duration
+from common.units import format_duration
 from monitor.alerts import Condition
 from monitor.filesystems import FilesystemStat
 from monitor.report import DiskReport

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jaga.units import format_duration
+from common.units import format_duration
 from monitor.report import DiskReport, SelfTest
 from monitor.settings import DiskThresholds
 

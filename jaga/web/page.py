@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from html import escape
 
-from jaga.units import format_duration
+from common.units import format_duration
 from jaga.web.health import readiness
 from jaga.web.i18n import TEXT
 
