@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from common.configtypes import NAME, Duration, Name, Section, Size
 from monitor.settings import AlertsConfig, MonitorConfig
+from replication.factory import BACKENDS, TargetConfig, resolve_paths
+from replication.local.config import LocalTargetConfig
 
 DEFAULT_IGNORE = ["*.part", "*.tmp", ".*"]
 
@@ -42,46 +44,6 @@ class WatchConfig(Section):
 class RetryConfig(Section):
     initial: Duration = Field(default=1.0, description="first retry delay")
     maximum: Duration = Field(default=300.0, description="retry delays double up to this")
-
-
-class TargetBase(Section):
-    name: Name = Field(description="unique name: letters, digits, - _ .")
-    workers: int = Field(default=4, ge=1, le=64, description="copies in flight at once")
-
-
-class LocalTargetConfig(TargetBase):
-    type: Literal["local"]
-    path: Path = Field(description="root folder of the replica (a second disk's mount point)")
-
-
-class SftpTargetConfig(TargetBase):
-    type: Literal["sftp"]
-    host: str
-    port: int = Field(default=22, ge=1, le=65535)
-    user: str
-    key_file: Path
-    known_hosts: Path = Field(description="pinned host keys; unknown or changed keys make the target down")
-    path: str = Field(description="remote root folder")
-    timeout: Duration = 30.0
-    bandwidth: Size | None = Field(default=None, description="bytes per second, e.g. 10MiB")
-    remote_sha256: bool = Field(default=False, description="verify with the server's sha256sum over exec")
-
-
-class S3TargetConfig(TargetBase):
-    type: Literal["s3"]
-    bucket: str
-    prefix: str = ""
-    endpoint_url: str | None = None
-    region: str | None = None
-    profile: str | None = None
-    credentials_file: Path | None = None
-    multipart_threshold: Size = 64 * 1024 * 1024
-    bandwidth: Size | None = None
-    timeout: Duration = 60.0
-
-
-TargetConfig = Annotated[Union[LocalTargetConfig, SftpTargetConfig, S3TargetConfig],
-                         Field(discriminator="type")]
 
 
 class IngestConfig(Section):
@@ -200,7 +162,7 @@ def _describe(exc: ValidationError, source: Path | None) -> str:
 
 
 def _is_union_tag(part: object) -> bool:
-    return isinstance(part, str) and part in ("local", "sftp", "s3")
+    return isinstance(part, str) and any(part == backend.type for backend in BACKENDS)
 
 
 def _resolve_paths(config: Config, base: Path) -> None:
@@ -211,13 +173,7 @@ def _resolve_paths(config: Config, base: Path) -> None:
     for watch in config.watch:
         watch.path = resolve(watch.path)
     for target in config.targets:
-        if isinstance(target, LocalTargetConfig):
-            target.path = resolve(target.path)
-        elif isinstance(target, SftpTargetConfig):
-            target.key_file = resolve(target.key_file)
-            target.known_hosts = resolve(target.known_hosts)
-        elif isinstance(target, S3TargetConfig) and target.credentials_file:
-            target.credentials_file = resolve(target.credentials_file)
+        resolve_paths(target, resolve)
     config.monitor.filesystems.extra_paths = [resolve(p) for p in config.monitor.filesystems.extra_paths]
 
 
