@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from jaga import __version__
-from jaga.commands import OK, PROBLEMS, USAGE  # noqa: F401 (the exit codes live here too)
+from jaga.commands import OK, PROBLEMS, USAGE, UsageError  # noqa: F401 (the exit codes live here too)
 from jaga.commands import check_config, disks, init_target, report, restore, run, status, sync, verify
 from jaga.config import ConfigError, load_config
 from jaga.logs import setup_logging
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_level or config.logging.level, args.log_format or config.logging.format)
     try:
         return args.handler(config, args)
-    except ConfigError as exc:
+    except (ConfigError, UsageError) as exc:
         print(f"jaga: {exc}", file=sys.stderr)
         return USAGE
     except JournalError as exc:

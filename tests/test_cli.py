@@ -1,14 +1,19 @@
-"""The command line: the common options work before or after every verb."""
+"""The command line: the common options work before or after every verb, and dates are read the way an
+office in Indonesia writes them (day first), in local time, or refused with one line."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import subprocess
+import time
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from jaga.cli import build_parser
+from jaga.commands import UsageError
+from jaga.commands.dates import parse_moment
 from tests.harness import jaga_command, write_file
 
 VERB_ARGS = {"run": [], "sync": [], "status": [], "check-config": [], "init-target": ["secondary"],
@@ -81,3 +86,91 @@ def test_the_log_options_after_the_verb_take_effect(deployment):
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stderr.splitlines()]
     assert lines and {"debug"} <= {line["level"] for line in lines}
+
+
+def dmy(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def report_files(deployment, *args: str) -> int:
+    result = run_jaga(deployment, "report", "--json", *args)
+    assert result.returncode == 0, f"{args}: {result.stdout}{result.stderr}"
+    return json.loads(result.stdout)["total"]["files"]
+
+
+def test_report_reads_the_dates_people_type(deployment):
+    write_file(deployment.uploads / "a.pdf", b"a")
+    assert deployment.cli("sync").returncode == 0
+    today = date.today()
+    hour = timedelta(hours=1)
+    expected = {
+        ("--since", "today"): 1, ("--since", "yesterday"): 1, ("--until", "yesterday"): 0,
+        ("--until", "today"): 1, ("--since", dmy(today)): 1, ("--since", dmy(today + timedelta(days=1))): 0,
+        ("--until", dmy(today - timedelta(days=1))): 0, ("--since", today.isoformat()): 1,
+        ("--since", (datetime.now() - hour).isoformat(timespec="seconds")): 1,
+        ("--since", (datetime.now() + hour).isoformat(timespec="seconds")): 0,
+        ("--since", (datetime.now(timezone.utc) + hour).isoformat(timespec="seconds")): 0,
+    }
+    assert {args: report_files(deployment, *args) for args in expected} == expected
+
+
+@pytest.mark.parametrize("text", ["tomorrow", "last week", "2026-13-01", "31/02/2026", "12/31/2026",
+                                  "1.12.2026", ""])
+def test_report_refuses_what_is_not_a_date_in_one_line(deployment, text):
+    for option in ("--since", "--until"):
+        result = run_jaga(deployment, "report", option, text)
+        assert result.returncode == 2, result.stdout + result.stderr
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"jaga: {option} {text!r}") and "01/12/2026" in line, line
+
+
+def test_restore_at_reads_the_same_dates(deployment, tmp_path):
+    write_file(deployment.uploads / "a.pdf", b"a")
+    assert deployment.cli("sync").returncode == 0
+    tomorrow = dmy(date.today() + timedelta(days=1))
+    for at, files in (("yesterday", []), (tomorrow, ["a.pdf"])):
+        dest = tmp_path / f"restored-{at.replace('/', '-')}"
+        result = run_jaga(deployment, "restore", "--from", "secondary", "--to", str(dest), "--at", at)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert sorted(p.name for p in dest.iterdir()) == files
+    refused = run_jaga(deployment, "restore", "--from", "secondary", "--to", str(tmp_path / "x"),
+                       "--at", "soon")
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert not (tmp_path / "x").exists(), "nothing is touched before the arguments are read"
+
+
+@pytest.fixture
+def jakarta(monkeypatch):
+    """The office's time zone (UTC+7, no daylight saving) for this process."""
+    monkeypatch.setenv("TZ", "Asia/Jakarta")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def utc(*fields: int) -> float:
+    return datetime(*fields, tzinfo=timezone.utc).timestamp()
+
+
+def test_dates_are_local_and_day_first(jakarta):
+    today = date(2026, 12, 2)
+    assert parse_moment("01/12/2026", "--since") == utc(2026, 11, 30, 17)
+    assert parse_moment("1/12/2026", "--since") == utc(2026, 11, 30, 17)
+    assert parse_moment("2026-12-01", "--since") == utc(2026, 11, 30, 17)
+    assert parse_moment("01/12/2026", "--until", end_of_day=True) == utc(2026, 12, 1, 17)
+    assert parse_moment("2026-12-01T08:00", "--since") == utc(2026, 12, 1, 1)
+    assert parse_moment("2026-12-01T08:00", "--until", end_of_day=True) == utc(2026, 12, 1, 1)
+    assert parse_moment("2026-12-01T08:00:00+00:00", "--since") == utc(2026, 12, 1, 8)
+    assert parse_moment("2026-12-01T08:00:00Z", "--since") == utc(2026, 12, 1, 8)
+    assert parse_moment("today", "--since", today=today) == utc(2026, 12, 1, 17)
+    assert parse_moment("yesterday", "--since", today=today) == utc(2026, 11, 30, 17)
+    assert parse_moment("yesterday", "--until", end_of_day=True, today=today) == utc(2026, 12, 1, 17)
+    assert parse_moment("TODAY", "--since", today=today) == utc(2026, 12, 1, 17)
+    assert parse_moment(None, "--since") is None
+
+
+@pytest.mark.parametrize("text", ["12/31/2026", "31/02/2026", "2026/12/01", "01/12/26", "now", ""])
+def test_anything_else_is_a_usage_error(text):
+    with pytest.raises(UsageError, match="--since"):
+        parse_moment(text, "--since")

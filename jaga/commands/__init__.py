@@ -9,6 +9,10 @@ loaded to build the parser, and ``jaga status`` should not pay for the daemon.
 OK, PROBLEMS, USAGE = 0, 1, 2  # fine; problems found; usage or config error
 
 
+class UsageError(Exception):
+    """An argument the parser accepted but the command cannot use; printed as one line, exit 2."""
+
+
 def add_command(subparsers, common, name: str, run, summary: str, description: str):
     """The verb's subparser, with the common options and its handler; the verb adds its own options."""
     parser = subparsers.add_parser(name, parents=[common], help=summary, description=description)

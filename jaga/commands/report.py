@@ -11,15 +11,15 @@ from dataclasses import asdict
 
 from ingest.report import build_report, totals
 from jaga.commands import OK, add_command
-from jaga.commands.dates import parse_day
+from jaga.commands.dates import HELP, parse_moment
 from journal import Journal
 
 
 def register(subparsers, common) -> None:
     parser = add_command(subparsers, common, "report", run,
                          "intake: files and bytes per day, watch or folder", __doc__)
-    parser.add_argument("--since", metavar="DAY", help="from this day (ISO date) or time on")
-    parser.add_argument("--until", metavar="DAY", help="up to this time, or to the end of this day (ISO date)")
+    parser.add_argument("--since", metavar="DAY", help=f"from this day (its midnight) or time on: {HELP}")
+    parser.add_argument("--until", metavar="DAY", help=f"up to this time, or to the end of this day: {HELP}")
     parser.add_argument("--by", choices=["day", "watch", "folder"], default="day",
                         help="one row per local day, watch or top-level folder (default day)")
     fmt = parser.add_mutually_exclusive_group()
@@ -28,7 +28,7 @@ def register(subparsers, common) -> None:
 
 
 def run(config, args) -> int:
-    since, until = parse_day(args.since), parse_day(args.until, end=True)
+    since, until = parse_moment(args.since, "--since"), parse_moment(args.until, "--until", end_of_day=True)
     journal = Journal(config.journal.url)
     journal.migrate()
     try:

@@ -9,7 +9,7 @@ import logging
 import os
 
 from jaga.commands import OK, PROBLEMS, add_command
-from jaga.commands.dates import parse_time
+from jaga.commands.dates import HELP, parse_moment
 from replication.target import TargetDown, TargetError
 
 log = logging.getLogger("jaga.restore")
@@ -21,7 +21,7 @@ def register(subparsers, common) -> None:
     parser.add_argument("--from", dest="source", metavar="NAME", required=True, help="target name")
     parser.add_argument("--to", dest="dest", metavar="DIR", required=True, help="folder to restore into")
     parser.add_argument("--at", metavar="TIME",
-                        help="restore the versions current at this time (ISO 8601)")
+                        help=f"restore the versions current at this time (a day means its midnight): {HELP}")
     parser.add_argument("--path", dest="prefix", help="only paths under this prefix")
 
 
@@ -29,7 +29,7 @@ def run(config, args) -> int:
     from replication.factory import build_target
     from replication.progress import Reporter
     from replication.restore import restore, select_versions
-    at = parse_time(args.at) if args.at else None
+    at = parse_moment(args.at, "--at")
     target = build_target(config.target(args.source))
     dest = os.fsencode(os.path.abspath(args.dest))
     try:
