@@ -2,7 +2,8 @@
 
 Works without the journal (the primary disk holds it, and it may be what died): the target's own
 manifest says what it holds. Resumable: a file already restored (same size and mtime, which only a
-verified rename sets) is not fetched again. Returns a `RestoreReport`; `jaga.commands.restore` prints it.
+verified rename sets) is not fetched again. Returns a `RestoreReport`; `jaga.commands.restore`
+prints it.
 """
 
 from __future__ import annotations
