@@ -31,6 +31,11 @@ class PollResult:
     polled_at: float = 0.0
     vanished: list[str] = field(default_factory=list)
 
+    @property
+    def all_ok(self) -> bool:
+        """The scan worked and every disk it found is judged ok."""
+        return not self.scan_error and all(report.health == "ok" for report in self.reports)
+
 
 class SmartPoller:
     """Polls the configured devices; remembers which ones the scan showed, to notice one vanishing."""
@@ -110,3 +115,10 @@ class SmartPoller:
     def prune(self) -> None:
         if self.journal:
             store.prune_samples(self.journal, self.clock() - self.config.sample_retention)
+
+
+def poll_once(config: SmartConfig) -> PollResult:
+    """One poll outside the daemon (`jaga disks`). It reads the journal neither for nor against the
+    daemon: no samples are stored, so the daemon's "rose since the previous poll" comparisons stay
+    between its own polls."""
+    return SmartPoller(config).poll()
