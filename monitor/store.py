@@ -29,7 +29,7 @@ def latest_samples(journal: Journal, device: str, before: float | None = None) -
     query = select(SmartSample.attribute, SmartSample.value, SmartSample.polled_at).join(
         newest, (SmartSample.attribute == newest.c.attribute) & (SmartSample.polled_at == newest.c.at)) \
         .where(SmartSample.device == device)
-    with journal.session() as session:
+    with journal.reading() as session:
         return {row.attribute: Sample(row.value, row.polled_at) for row in session.execute(query)}
 
 
@@ -61,12 +61,12 @@ def _record(row: Alert) -> AlertRecord:
 
 def firing_alerts(journal: Journal, prefix: str = "") -> dict[str, AlertRecord]:
     query = select(Alert).where(Alert.state == FIRING, Alert.key.startswith(prefix, autoescape=True))
-    with journal.session() as session:
+    with journal.reading() as session:
         return {row.key: _record(row) for row in session.scalars(query.order_by(Alert.started_at))}
 
 
 def alert_history(journal: Journal, key: str) -> list[AlertRecord]:
-    with journal.session() as session:
+    with journal.reading() as session:
         rows = session.scalars(select(Alert).where(Alert.key == key).order_by(Alert.id))
         return [_record(row) for row in rows]
 

@@ -130,3 +130,41 @@ def test_a_target_added_later_is_backfilled_with_every_current_file(journal):
     assert journal.backfill("new") == 2
     assert journal.backfill("new") == 0
     assert sorted((j.path, j.number) for j in journal.claim("new", 10)) == [(b"a", 2), (b"b", 1)]
+
+
+def test_alert_and_sample_reads_do_not_wait_for_a_writer(tmp_path):
+    """The status page and `jaga status` read alerts and SMART samples: a SELECT must not queue for
+    SQLite's write lock (BEGIN IMMEDIATE), which a busy ingest or a long commit may hold for seconds."""
+    import sqlite3
+    import threading
+
+    from monitor import store
+    from monitor.store import FIRING, AlertRecord
+
+    path = tmp_path / "j.db"
+    journal = Journal(f"sqlite:///{path}")
+    journal.migrate()
+    store.open_alert(journal, AlertRecord("disk:sda:DiskFailing", "DiskFailing", "critical", FIRING, "disk sda",
+                                          "dying", 1.0, None, 1.0))
+    store.save_samples(journal, "sda", 1.0, {"ata_5": "8"})
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")   # another writer holds the lock, as a long commit would
+    answers = {}
+
+    def read() -> None:
+        answers["firing"] = list(store.firing_alerts(journal))
+        answers["samples"] = {name: s.value for name, s in store.latest_samples(journal, "sda").items()}
+        answers["history"] = [a.state for a in store.alert_history(journal, "disk:sda:DiskFailing")]
+
+    reader = threading.Thread(target=read, daemon=True)
+    try:
+        reader.start()
+        reader.join(timeout=5)
+        blocked = reader.is_alive()
+    finally:
+        writer.rollback()
+        writer.close()
+        reader.join(timeout=60)
+        journal.close()
+    assert not blocked, "reading alerts and samples waited for the write lock"
+    assert answers == {"firing": ["disk:sda:DiskFailing"], "samples": {"ata_5": "8"}, "history": [FIRING]}
