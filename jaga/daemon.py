@@ -20,6 +20,7 @@ from jaga.metrics import Metrics
 from jaga.systemd import Notifier
 from journal import Journal, JournalError
 from replication.factory import build_target
+from replication.retry import RetryPolicy
 from replication.scrub import Scrubber, ScrubMetrics
 from replication.worker import TargetReplicator
 
@@ -35,7 +36,7 @@ class Daemon:
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
         self.notifier = notifier or Notifier()
-        self.journal = Journal(config.journal.url, config.retry.initial, config.retry.maximum)
+        self.journal = Journal(config.journal.url)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.started_at = time.time()
         self.stop_requested = threading.Event()
@@ -51,8 +52,9 @@ class Daemon:
         """The parts a reload replaces: which folders are watched and which targets are filled."""
         config = self.config
         self.roots = {w.label: os.fsencode(w.path) for w in config.watch}
+        retry = RetryPolicy(config.retry.initial, config.retry.maximum)
         self.replicators = {
-            t.name: TargetReplicator(build_target(t), self.journal, self.roots, self.metrics, t.workers,
+            t.name: TargetReplicator(build_target(t), self.journal, self.roots, self.metrics, t.workers, retry,
                                      on_changed=self._changed)
             for t in config.targets}
         self.ingest = Ingest([WatchRoot(w.label, os.fsencode(w.path), IgnoreRules(tuple(w.ignore)))

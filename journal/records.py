@@ -55,13 +55,18 @@ DOWN = "down"        # the target went away mid-copy: no attempt counted, retrie
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a worker did with a job. ``state`` is ReplicaState.VERIFIED or FAILED, CHANGED or DOWN."""
+    """What a worker did with a job. ``state`` is ReplicaState.VERIFIED or FAILED, CHANGED or DOWN.
+
+    ``next_attempt_at``: when an unverified replica is due again, as replication's retry policy
+    decided (None: at once). The journal stores it; it does not choose it.
+    """
 
     job: Job
     state: str
     sha256: str | None = None
     error: str | None = None
     stored_at: float | None = None
+    next_attempt_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from journal import migrate
 from journal.models import FileRow, Heartbeat, Replica, ReplicaState, ScrubRun, Skip, TargetRow, Version
-from journal.records import DOWN, Job, Observation, Outcome, SkipRecord, TargetCounts
+from journal.records import Job, Observation, Outcome, SkipRecord, TargetCounts
 
 
 class JournalError(Exception):
@@ -56,7 +55,7 @@ def make_engine(url: str, writer: bool = True) -> Engine:
 class Journal:
     """Durable record of file versions and replicas. Thread-safe: each call uses its own session."""
 
-    def __init__(self, url: str, retry_initial: float = 1.0, retry_maximum: float = 300.0):
+    def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url)
         self.reader = make_engine(url, writer=False) if url.startswith("sqlite") else self.engine
@@ -65,8 +64,6 @@ class Journal:
         # SQLite has one writer at a time and makes waiters sleep in steps of up to 100 ms; queueing
         # our own threads on a lock instead hands the journal over the moment it is free.
         self._write_lock = threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext()
-        self.retry_initial = retry_initial
-        self.retry_maximum = retry_maximum
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -338,18 +335,18 @@ class Journal:
                          .values(sha256=bindparam("b_sha")),
                          [{"b_id": o.job.version_id, "b_sha": o.sha256} for o in verified])
 
-    def _finish_values(self, outcome: Outcome, now: float) -> dict:
-        job = outcome.job
-        values = {"b_id": job.replica_id, "b_error": outcome.error, "b_verified": None, "b_tries": 1,
-                  "b_due": now}
+    @staticmethod
+    def _finish_values(outcome: Outcome, now: float) -> dict:
+        """The due time is the outcome's: replication's retry policy chose it, the journal stores it."""
+        due = now if outcome.next_attempt_at is None else outcome.next_attempt_at
+        values = {"b_id": outcome.job.replica_id, "b_error": outcome.error, "b_verified": None, "b_tries": 1,
+                  "b_due": due}
         if outcome.state == ReplicaState.VERIFIED:
             values.update(b_state=ReplicaState.VERIFIED, b_verified=now)
         elif outcome.state == ReplicaState.FAILED:
-            values.update(b_state=ReplicaState.FAILED, b_due=now + self.backoff(job.attempts + 1))
-        elif outcome.state == DOWN:  # not the copy's fault: no attempt counted, due again at once
+            values.update(b_state=ReplicaState.FAILED)
+        else:  # DOWN or CHANGED: not the copy's fault, no attempt counted; pending again when due
             values.update(b_state=ReplicaState.PENDING, b_tries=0)
-        else:  # the source changed under the copy: try again once ingest has recorded the new version
-            values.update(b_state=ReplicaState.PENDING, b_tries=0, b_due=now + self.retry_initial)
         return values
 
     def expedite(self, target: str, now: float | None = None) -> int:
@@ -360,11 +357,6 @@ class Journal:
                 Replica.target == target, Replica.state == ReplicaState.FAILED, Replica.next_attempt_at > now)
                 .values(next_attempt_at=now))
             return result.rowcount or 0
-
-    def backoff(self, attempts: int) -> float:
-        """Exponential with jitter: about 1 s, 2 s, 4 s ... capped at the maximum (5 min)."""
-        delay = min(self.retry_maximum, self.retry_initial * 2 ** min(max(attempts - 1, 0), 30))
-        return delay / 2 + random.uniform(0, delay / 2)
 
     def next_due(self, target: str) -> float | None:
         """When the earliest waiting replica of ``target`` becomes due (None: nothing waits)."""
