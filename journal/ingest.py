@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from sqlalchemy import bindparam, insert, select, update
 
 from journal.engine import Database
-from journal.models import FileRow, Replica, ReplicaState, Skip, Version
-from journal.records import Observation, SkipRecord
+from journal.models import FileRow, Replica, Skip, Version
+from journal.records import Observation, ReplicaState, SkipRecord
 
 
 class IngestRecords(Database):

@@ -13,8 +13,8 @@ from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, upda
 from sqlalchemy.orm import Session
 
 from journal.engine import Database
-from journal.models import FileRow, Replica, ReplicaState, Version
-from journal.records import Job, Outcome
+from journal.models import FileRow, Replica, Version
+from journal.records import Job, Outcome, ReplicaState
 
 
 class ReplicaQueue(Database):

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from sqlalchemy import case, func, select
 
 from journal.engine import Database
-from journal.models import FileRow, Replica, ReplicaState, Skip, Version
-from journal.records import TargetCounts
+from journal.models import FileRow, Replica, Skip, Version
+from journal.records import ReplicaState, TargetCounts
 
 
 class Reports(Database):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from journal.models import ReplicaState
-from journal.records import CHANGED, Outcome
+from journal.records import CHANGED, Outcome, ReplicaState
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from journal import Journal, JournalError
-from journal.models import ReplicaState
-from journal.records import CHANGED, DOWN, Job, Outcome
+from journal.records import CHANGED, DOWN, Job, Outcome, ReplicaState
 from replication.copier import job_key, replicate
 from replication.readiness import ensure_ready
 from replication.retry import RetryPolicy

@@ -6,8 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from journal import Journal
-from journal.models import ReplicaState
-from journal.records import Observation, Outcome, SkipRecord
+from journal.records import FIRING, AlertRecord, Observation, Outcome, ReplicaState, SkipRecord
 
 
 @pytest.fixture
@@ -134,23 +133,20 @@ def test_alert_and_sample_reads_do_not_wait_for_a_writer(tmp_path):
     import sqlite3
     import threading
 
-    from monitor import store
-    from monitor.store import FIRING, AlertRecord
-
     path = tmp_path / "j.db"
     journal = Journal(f"sqlite:///{path}")
     journal.migrate()
-    store.open_alert(journal, AlertRecord("disk:sda:DiskFailing", "DiskFailing", "critical", FIRING, "disk sda",
-                                          "dying", 1.0, None, 1.0))
-    store.save_samples(journal, "sda", 1.0, {"ata_5": "8"})
+    journal.open_alert(AlertRecord("disk:sda:DiskFailing", "DiskFailing", "critical", FIRING, "disk sda", "dying",
+                                   1.0, None, 1.0))
+    journal.save_samples("sda", 1.0, {"ata_5": "8"})
     writer = sqlite3.connect(path, isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")   # another writer holds the lock, as a long commit would
     answers = {}
 
     def read() -> None:
-        answers["firing"] = list(store.firing_alerts(journal))
-        answers["samples"] = {name: s.value for name, s in store.latest_samples(journal, "sda").items()}
-        answers["history"] = [a.state for a in store.alert_history(journal, "disk:sda:DiskFailing")]
+        answers["firing"] = list(journal.firing_alerts())
+        answers["samples"] = {name: s.value for name, s in journal.latest_samples("sda").items()}
+        answers["history"] = [a.state for a in journal.alert_history("disk:sda:DiskFailing")]
 
     reader = threading.Thread(target=read, daemon=True)
     try:

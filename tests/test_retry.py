@@ -2,8 +2,7 @@
 
 from dataclasses import replace
 
-from journal.models import ReplicaState
-from journal.records import CHANGED, DOWN, Job, Outcome
+from journal.records import CHANGED, DOWN, Job, Outcome, ReplicaState
 from replication.retry import RetryPolicy
 
 JOB = Job(replica_id=1, version_id=1, target="t", watch="w", path=b"p", number=1, size=1, mtime_ns=1,
