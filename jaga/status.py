@@ -11,7 +11,6 @@ import urllib.request
 
 from jaga.config import Config
 from journal import Journal
-from monitor.store import firing_alerts
 from replication.factory import build_target
 from replication.readiness import ensure_ready
 from replication.target import TargetDown, TargetError
@@ -39,7 +38,7 @@ def collect_status(config: Config, journal: Journal) -> dict:
             "disks": [{k: d.get(k) for k in ("device", "model", "serial", "health", "reasons", "temperature_c")}
                       for d in (live or {}).get("disks", [])],
             "alerts": [{k: a[k] for k in ("alertname", "severity", "subject", "summary", "started_at")}
-                       for a in (record.to_json() for record in firing_alerts(journal).values())]}
+                       for a in (record.to_json() for record in journal.firing_alerts().values())]}
 
 
 def fetch_live(config: Config) -> dict | None:

@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from journal import Journal
-from monitor import store
 from monitor.readers import device_label, read_device
 from monitor.report import DiskReport
 from monitor.settings import DiskThresholds, SmartConfig
@@ -79,12 +78,12 @@ class SmartPoller:
 
     def _judge_and_keep(self, report: DiskReport) -> None:
         thresholds = self.thresholds_for(report)
-        previous = store.latest_samples(self.journal, report.device) if self.journal and not report.error else {}
+        previous = self.journal.latest_samples(report.device) if self.journal and not report.error else {}
         judge(report, thresholds, previous)
         if self.journal and not report.error:
             values = {key: str(value) for key, (_, value) in counters(report, thresholds).items()}
             values["serial"] = report.serial or ""
-            store.save_samples(self.journal, report.device, report.polled_at, values)
+            self.journal.save_samples(report.device, report.polled_at, values)
 
     def _vanished(self, reports: list[DiskReport], now: float) -> list[DiskReport]:
         """A device the scan showed before and no longer shows: often the one that is dying."""
@@ -114,7 +113,7 @@ class SmartPoller:
 
     def prune(self) -> None:
         if self.journal:
-            store.prune_samples(self.journal, self.clock() - self.config.sample_retention)
+            self.journal.prune_samples(self.clock() - self.config.sample_retention)
 
 
 def poll_once(config: SmartConfig) -> PollResult:
