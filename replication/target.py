@@ -104,10 +104,31 @@ def version_key(key: bytes, version: int) -> bytes:
     return META_DIR + b"/versions/" + key + b"/" + str(version).encode()
 
 
+def conflict_key(kept: bytes, stamp: int) -> bytes:
+    """Where bytes go that were about to be replaced while their version's name in the versions area
+    already holds other bytes (an earlier history of the file, e.g. before the journal was rebuilt):
+    beside it, never over it."""
+    return kept + b"." + str(stamp).encode() + b".kept"
+
+
+def require_marker(found: Marker | None, expected: str | None) -> Marker:
+    """``found`` if it is the marker the journal met; TargetDown otherwise (nothing may be written)."""
+    if expected is None:
+        raise TargetDown("the target's identity was never proven (no marker id to compare): nothing is written")
+    if found is None:
+        raise TargetDown(f"marker {MARKER_NAME} is missing at the target root: is the disk mounted? "
+                         "(nothing is written until it is back; `jaga init-target` re-initialises)")
+    if found.marker_id != expected:
+        raise TargetDown(f"marker {MARKER_NAME} belongs to a different target (id {found.marker_id}, "
+                         f"journal expects {expected}): another disk at the mount point? nothing is written")
+    return found
+
+
 class Target(ABC):
     """A place replicas live. Implementations: replication.local, replication.sftp, replication.s3."""
 
     name: str
+    expected_marker: str | None = None
 
     @classmethod
     def from_config(cls, config) -> "Target":
@@ -120,14 +141,31 @@ class Target(ABC):
 
     @abstractmethod
     def write_marker(self, marker: Marker) -> None:
-        """Initialise the target (create the root if needed and write the marker)."""
+        """Initialise the target (create the root if needed and write the marker); the target then expects
+        this marker."""
+
+    def expect_marker(self, marker_id: str) -> None:
+        """The marker id the journal met for this target: from now on a write is made only where the root
+        proves to hold it (see prove_identity)."""
+        self.expected_marker = marker_id
+
+    def prove_identity(self) -> Marker:
+        """Read the marker from the storage now and raise TargetDown unless it is the expected one.
+
+        Called before a batch's writes and again before the batch is recorded verified, so no replica
+        is called verified on a target whose identity was not proven for that write. LocalTarget does
+        more: it writes only through the root folder handle whose marker it proved.
+        """
+        return require_marker(self.read_marker(), self.expected_marker)
 
     @abstractmethod
     def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None
             ) -> bool | None:
         """Store ``chunks`` under ``key`` atomically; durable once ``flush()`` returns. An existing object
-        at ``key`` is first kept under ``keep_previous_as`` (see version_key) when given. If ``chunks``
-        raises, nothing appears under ``key``. Returns True only when the target itself read the stored
+        at ``key`` is first kept under ``keep_previous_as`` (see version_key) when given; if that name
+        already holds other bytes, the replaced ones are kept beside it (conflict_key) and a warning is
+        logged: nothing in the versions area is overwritten. If ``chunks`` raises, nothing appears under
+        ``key``. Raises TargetDown unless the marker was proven (expect_marker, or write_marker). Returns True only when the target itself read the stored
         bytes back from the storage and found them identical to ``chunks`` (then no checksum() is needed)."""
 
     @abstractmethod

@@ -2,7 +2,9 @@
 
 A dispatcher thread claims due replicas from the journal, a bounded pool copies them, and the
 dispatcher writes the outcomes back in batches: the target's manifest first, then the journal, so a
-replica the journal calls verified is always in the target's own manifest too.
+replica the journal calls verified is always in the target's own manifest too. The target proves its
+identity (its marker is the journal's) before each batch is claimed and again before a batch is
+recorded verified; a target that cannot is down, and the batch is retried when it is back.
 """
 
 from __future__ import annotations
@@ -238,6 +240,8 @@ class TargetReplicator:
                 log.info("target %s works again: %d waiting replica(s) retried now", self.name, expedited)
 
     def _write_manifest(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """The target proves it is still the one the journal met, then its manifest takes the batch. A
+        target that cannot prove it records nothing: the batch is down, retried once it is back."""
         verified = [o for o in outcomes if o.state == ReplicaState.VERIFIED]
         if not verified:
             return outcomes
@@ -245,14 +249,16 @@ class TargetReplicator:
                                  mtime_ns=o.job.mtime_ns, replicated_at=o.stored_at or time.time())
                    for o in verified]
         try:
+            self.target.prove_identity()
             flushed = self._side.submit(self.target.flush)  # the two fsyncs overlap; both must succeed
             self.target.append_manifest(entries)
             flushed.result()
             return outcomes
-        except (TargetError, TargetDown) as exc:
-            error = f"writing the target's manifest: {exc}"
-            return [Outcome(o.job, ReplicaState.FAILED, error=error) if o.state == ReplicaState.VERIFIED else o
-                    for o in outcomes]
+        except TargetDown as exc:
+            state, error = DOWN, f"not recorded: {exc}"
+        except TargetError as exc:
+            state, error = ReplicaState.FAILED, f"writing the target's manifest: {exc}"
+        return [Outcome(o.job, state, error=error) if o.state == ReplicaState.VERIFIED else o for o in outcomes]
 
     def _account(self, outcome: Outcome, now: float) -> None:
         job = outcome.job
@@ -276,11 +282,12 @@ class TargetReplicator:
     # -- up / down ----------------------------------------------------------------------------
 
     def _check_ready(self, force: bool = False) -> bool:
-        """Check the marker at most once a second while up, every DOWN_RETRY while down."""
+        """Before a batch is claimed: the full check (journal, marker) at most once a second while up,
+        every DOWN_RETRY while down; in between the target proves its identity again."""
         now = time.monotonic()
         interval = 1.0 if self.up else DOWN_RETRY
         if not force and now - self._ready_checked_at < interval:
-            return self.up
+            return self.up and self._prove_identity()
         self._ready_checked_at = now
         try:
             marker = ensure_ready(self.target, self.journal)
@@ -297,6 +304,14 @@ class TargetReplicator:
             log.info("target %s is up", self.name)
         self.up, self.down_reason = True, None
         self.metrics.target_up.labels(target=self.name).set(1)
+        return True
+
+    def _prove_identity(self) -> bool:
+        try:
+            self.target.prove_identity()
+        except (TargetDown, TargetError) as exc:
+            self._mark_down(str(exc))
+            return False
         return True
 
     def _mark_down(self, reason: str | None) -> None:

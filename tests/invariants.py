@@ -1,14 +1,17 @@
-"""The one invariant every reliability test ends with."""
+"""The invariants every reliability test ends with."""
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
+import re
 from pathlib import Path
 
 from tests.harness import sha256_file, temporaries
 
 DEFAULT_IGNORE = ("*.part", "*.tmp", ".*")
+RESTORE_TEMPORARY = re.compile(rb"^\.jaga-restore-[0-9a-f]{12}$")
 
 
 def source_files(uploads: Path, ignore=DEFAULT_IGNORE) -> dict[bytes, Path]:
@@ -31,7 +34,8 @@ def _ignored(name: bytes, patterns) -> bool:
 
 def assert_all_replicated(deployment, replica_roots: dict[str, Path] | None = None) -> None:
     """Every source file has a verified, byte-identical replica on every target; no replica is marked
-    verified whose bytes differ; no temporary file is left behind."""
+    verified whose bytes differ; no temporary file is left behind; no replica is verified on a target
+    whose marker is not the one the journal met."""
     replica_roots = replica_roots or {"secondary": deployment.replica}
     sources = source_files(deployment.uploads)
     for target, root in replica_roots.items():
@@ -43,6 +47,77 @@ def assert_all_replicated(deployment, replica_roots: dict[str, Path] | None = No
             assert deployment.is_verified(rel), f"{target}: {rel!r} not verified in the journal"
         assert temporaries(root) == [], f"{target}: temporary files left: {temporaries(root)}"
     assert_verified_means_identical(deployment, replica_roots)
+    assert_markers_match(deployment, replica_roots)
+
+
+def assert_invariants(deployment, replica_roots: dict[str, Path] | None = None, restored: tuple = ()) -> None:
+    """Once every jaga process has stopped: no replica left ``copying``; no restore temporaries in the
+    upload tree or in any folder restored into; every manifest entry restorable; markers match."""
+    replica_roots = replica_roots or {"secondary": deployment.replica}
+    copying = deployment.journal_rows("SELECT count(*) FROM replicas WHERE state = 'copying'")[0][0]
+    assert copying == 0, f"{copying} replica(s) left 'copying' after every process stopped"
+    for folder in (deployment.uploads, *restored):
+        left = restore_temporaries(folder)
+        assert not left, f"restore temporaries left in {folder}: {left[:5]}"
+    assert_markers_match(deployment, replica_roots)
+    for target, root in replica_roots.items():
+        broken = unrestorable(root)
+        assert not broken, f"{target}: {len(broken)} manifest entr(ies) not restorable: {broken[:5]}"
+
+
+def assert_markers_match(deployment, replica_roots: dict[str, Path]) -> None:
+    """A target holding replicas the journal calls verified carries the marker id the journal met."""
+    for target, root in replica_roots.items():
+        rows = deployment.journal_rows(
+            "SELECT t.marker_id, (SELECT count(*) FROM replicas r WHERE r.target = t.name AND r.state = "
+            "'verified') FROM targets t WHERE t.name = ?", (target,))
+        if not rows or not rows[0][1]:
+            continue
+        from replication.target import Marker
+        marker = Marker.from_bytes((Path(root) / ".jaga-target").read_bytes())
+        assert marker.marker_id == rows[0][0], (f"{target}: {rows[0][1]} replica(s) verified on a target whose "
+                                                f"marker id {marker.marker_id} is not the journal's {rows[0][0]}")
+
+
+def restore_temporaries(folder: Path) -> list[bytes]:
+    return [os.path.join(top, name) for top, _dirs, files in os.walk(os.fsencode(folder))
+            for name in files if RESTORE_TEMPORARY.match(name)]
+
+
+def unrestorable(root: Path) -> list[str]:
+    """Manifest entries whose bytes are not where restore reads them: the newest version of a key at the
+    key (or, if a newer copy was renamed there before its entry was made, in the versions area), every
+    older one in the versions area, each with the manifest's SHA-256."""
+    from replication.target import ManifestEntry, version_key
+    manifest = Path(root) / ".jaga" / "manifest.jsonl"
+    if not manifest.exists():
+        return []
+    entries = []
+    for line in manifest.read_text(errors="replace").splitlines():
+        try:
+            entries.append(ManifestEntry.from_json(line))
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line after a kill
+    newest: dict[bytes, int] = {}
+    for entry in entries:
+        newest[entry.key] = max(newest.get(entry.key, 0), entry.version)
+    base = os.fsencode(root)
+    broken = []
+    for entry in entries:
+        places = [version_key(entry.key, entry.version)]
+        if newest[entry.key] == entry.version:
+            places.insert(0, entry.key)
+        if not any(_sha(os.path.join(base, place)) == entry.sha256 for place in places):
+            broken.append(f"{entry.key!r} v{entry.version}")
+    return broken
+
+
+def _sha(path: bytes) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
 
 
 def assert_verified_means_identical(deployment, replica_roots: dict[str, Path]) -> None:

@@ -2,6 +2,12 @@
 
 Every folder below the root is opened with O_NOFOLLOW, one component at a time, so a symlink planted
 in the replica tree cannot send a write outside the root.
+
+Every write goes through one root folder handle whose marker was read through that very handle and
+found to be the journal's. Before each write (and before a batch is called verified) the root path
+must still lead to that folder (same st_dev and st_ino): a root renamed away, or another disk mounted
+or moved onto it, makes the target down, the handle is let go (a lazily unmounted disk can be
+released) and nothing reaches the other disk.
 """
 
 from __future__ import annotations
@@ -17,18 +23,29 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from replication.local.config import LocalTargetConfig
 from replication.local.readback import ReadBackMismatch, write_verified
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
-                                TargetDown, TargetError, check_key, check_version_key,
-                                version_key)
+                                TargetDown, TargetError, check_key, check_version_key, conflict_key,
+                                require_marker, version_key)
 
 log = logging.getLogger("jaga.target.local")
 CHUNK = 1 << 20
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MANIFEST = META_DIR + b"/manifest.jsonl"
+MARKER = MARKER_NAME.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class _ProvenRoot:
+    """An open handle on the root folder whose marker was read through it, and that folder's identity."""
+
+    fd: int
+    dev: int
+    ino: int
 
 
 class LocalTarget(Target):
@@ -42,8 +59,9 @@ class LocalTarget(Target):
         self._unsynced_folders: set[bytes] = set()
         self._lock = threading.Lock()
         self._flush_pool: ThreadPoolExecutor | None = None
+        self._proven: _ProvenRoot | None = None
 
-    # -- marker -------------------------------------------------------------------------------
+    # -- marker and identity ------------------------------------------------------------------
 
     def read_marker(self) -> Marker | None:
         try:
@@ -58,9 +76,88 @@ class LocalTarget(Target):
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with self._root_fd() as root_fd:
-                self._write_atomic(root_fd, MARKER_NAME.encode(), [marker.to_bytes()], None)
+                self._write_atomic(root_fd, MARKER, [marker.to_bytes()], None)
         except OSError as exc:
             raise TargetError(f"cannot initialise {self.root}: {exc.strerror}") from exc
+        self.expect_marker(marker.marker_id)
+
+    def expect_marker(self, marker_id: str) -> None:
+        with self._lock:
+            if marker_id != self.expected_marker:
+                self._let_go()
+            self.expected_marker = marker_id
+
+    def prove_identity(self) -> Marker:
+        """The marker read again through the held root handle (proving a new one if there is none)."""
+        with self._lock:
+            fd = self._held_root()
+            try:
+                return self._marker_through(fd)
+            except TargetDown:
+                self._let_go()
+                raise
+
+    def _held_root(self) -> int:
+        """The proven root handle, after checking that the root path still leads to it. Call with the
+        lock held (another thread may be letting it go)."""
+        if self.expected_marker is None:
+            raise TargetDown(f"target {self.name}: its identity was never proven (no marker id to compare): "
+                             "nothing is written")
+        proven = self._proven
+        if proven is None:
+            return self._prove()
+        try:
+            now = os.stat(self.root)
+        except OSError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != (proven.dev, proven.ino):
+            self._let_go()
+            raise TargetDown(f"the target root {self.root} no longer leads to the folder whose marker was "
+                             "proven (renamed, or another disk mounted there): nothing is written until it "
+                             "is back")
+        try:
+            os.stat(MARKER, dir_fd=proven.fd, follow_symlinks=False)
+        except OSError as exc:
+            self._let_go()
+            raise TargetDown(f"marker {MARKER_NAME} missing at {self.root}: is the disk mounted?") from exc
+        return proven.fd
+
+    def _prove(self) -> int:
+        """Open the root, read the marker through that handle, and keep the handle if it is ours."""
+        try:
+            fd = os.open(self.root, DIR_FLAGS & ~os.O_NOFOLLOW)
+        except OSError as exc:
+            raise TargetDown(f"target root {self.root} cannot be opened: {exc.strerror}") from exc
+        try:
+            self._marker_through(fd)
+            st = os.fstat(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._proven = _ProvenRoot(fd, st.st_dev, st.st_ino)
+        return fd
+
+    def _marker_through(self, root_fd: int) -> Marker:
+        try:
+            fd = os.open(MARKER, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=root_fd)
+        except FileNotFoundError:
+            found = None
+        except OSError as exc:
+            raise TargetDown(f"cannot read {self.root / MARKER_NAME}: {exc.strerror}") from exc
+        else:
+            try:
+                found = Marker.from_bytes(_read_all(fd))
+            except OSError as exc:
+                raise TargetDown(f"cannot read {self.root / MARKER_NAME}: {exc.strerror}") from exc
+            finally:
+                os.close(fd)
+        return require_marker(found, self.expected_marker)
+
+    def _let_go(self) -> None:
+        """Close the proven handle (lock held): a disk that went away must not be kept busy by jaga."""
+        if self._proven is not None:
+            os.close(self._proven.fd)
+            self._proven = None
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -69,11 +166,16 @@ class LocalTarget(Target):
         folder, name = _split(key)
         try:
             with self._dir_fd(folder, create=True) as dir_fd:
-                if keep_previous_as is not None:
-                    self._keep_previous(dir_fd, name, keep_previous_as)
                 if stat.S_ISDIR(_lstat_mode(name, dir_fd)):
                     self._displace(dir_fd, name, key)
-                self._write_atomic(dir_fd, name, chunks, mtime_ns, sync_folder=False)
+                temp = self._write_temp(dir_fd, chunks, mtime_ns)
+                try:
+                    if keep_previous_as is not None:
+                        self._keep_previous(dir_fd, name, keep_previous_as, temp, key)
+                    os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                except BaseException:
+                    _unlink_quietly(temp, dir_fd)
+                    raise
             with self._lock:
                 self._unsynced_folders.add(folder)
         except OSError as exc:
@@ -109,9 +211,11 @@ class LocalTarget(Target):
         if self._flush_pool is not None:
             self._flush_pool.shutdown(wait=True)
             self._flush_pool = None
+        with self._lock:
+            self._let_go()
 
-    def _write_atomic(self, dir_fd: int, name: bytes, chunks: Iterable[bytes], mtime_ns: int | None,
-                      sync_folder: bool = True) -> None:
+    def _write_temp(self, dir_fd: int, chunks: Iterable[bytes], mtime_ns: int | None) -> bytes:
+        """A new temporary file in the folder, written, fsynced and read back; its name."""
         temp = TEMP_PREFIX + secrets.token_hex(8).encode()
         fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640,
                      dir_fd=dir_fd)
@@ -120,12 +224,19 @@ class LocalTarget(Target):
                 write_verified(fd, chunks, mtime_ns)
             finally:
                 os.close(fd)
+        except BaseException:
+            _unlink_quietly(temp, dir_fd)
+            raise
+        return temp
+
+    def _write_atomic(self, dir_fd: int, name: bytes, chunks: Iterable[bytes], mtime_ns: int | None) -> None:
+        temp = self._write_temp(dir_fd, chunks, mtime_ns)
+        try:
             os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
             _unlink_quietly(temp, dir_fd)
             raise
-        if sync_folder:
-            os.fsync(dir_fd)
+        os.fsync(dir_fd)
 
     def _displace(self, dir_fd: int, name: bytes, key: bytes) -> None:
         """A replica of something deleted on the primary stands where a new upload must go (a folder
@@ -139,18 +250,25 @@ class LocalTarget(Target):
         log.warning("target %s: moved %s aside to %s to make room for a new upload of the same name",
                     self.name, _show(key), _show(aside))
 
-    def _keep_previous(self, dir_fd: int, name: bytes, keep_as: bytes) -> None:
-        """Hard-link the current replica into the versions area before it is replaced."""
+    def _keep_previous(self, dir_fd: int, name: bytes, keep_as: bytes, temp: bytes, key: bytes) -> None:
+        """Hard-link the current replica into the versions area before ``temp`` replaces it. A name there
+        that already holds other bytes is never replaced: the current bytes are kept beside it."""
         try:
             os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         except FileNotFoundError:
             return
-        folder, kept_name = _split(check_version_key(keep_as))
+        keep_as = check_version_key(keep_as)
+        folder, kept_name = _split(keep_as)
         with self._dir_fd(folder, create=True) as keep_fd:
             try:
                 os.link(name, kept_name, src_dir_fd=dir_fd, dst_dir_fd=keep_fd, follow_symlinks=False)
             except FileExistsError:
-                pass
+                if not (_same_file(dir_fd, name, keep_fd, kept_name) or _same_file(dir_fd, name, dir_fd, temp)):
+                    aside = conflict_key(keep_as, time.time_ns())
+                    os.link(name, _split(aside)[1], src_dir_fd=dir_fd, dst_dir_fd=keep_fd, follow_symlinks=False)
+                    log.warning("target %s: %s already holds other bytes (an earlier history of %s, e.g. from "
+                                "before the journal was rebuilt); the bytes being replaced are kept as %s",
+                                self.name, _show(keep_as), _show(key), _show(aside))
             os.fsync(keep_fd)
 
     def checksum(self, key: bytes) -> str | None:
@@ -183,16 +301,14 @@ class LocalTarget(Target):
             os.close(fd)
 
     def list_keys(self) -> Iterator[bytes]:
-        root = bytes(self.root)
-        for folder, dirs, files in os.walk(root):
-            rel = os.path.relpath(folder, root)
-            if rel == b".":
-                dirs[:] = [d for d in dirs if d != META_DIR]
-                rel = b""
-            for name in files:
-                if name.startswith(TEMP_PREFIX) or (not rel and name == MARKER_NAME.encode()):
-                    continue
-                yield os.path.join(rel, name) if rel else name
+        with self._dir_fd(b"", create=False) as root_fd:
+            for rel, dirs, files, _fd in _walk(root_fd):
+                if not rel:
+                    dirs[:] = [d for d in dirs if d != META_DIR]
+                for name in files:
+                    if name.startswith(TEMP_PREFIX) or (not rel and name == MARKER):
+                        continue
+                    yield os.path.join(rel, name) if rel else name
 
     # -- manifest and housekeeping ------------------------------------------------------------
 
@@ -226,11 +342,12 @@ class LocalTarget(Target):
 
     def remove_temporaries(self) -> int:
         removed = 0
-        for folder, _dirs, files in os.walk(bytes(self.root)):
-            for name in files:
-                if name.startswith(TEMP_PREFIX):
-                    _unlink_quietly(os.path.join(folder, name), None)
-                    removed += 1
+        with self._dir_fd(b"", create=True) as root_fd:
+            for _rel, _dirs, files, folder_fd in _walk(root_fd):
+                for name in files:
+                    if name.startswith(TEMP_PREFIX):
+                        _unlink_quietly(name, folder_fd)
+                        removed += 1
         return removed
 
     # -- helpers ------------------------------------------------------------------------------
@@ -246,21 +363,19 @@ class LocalTarget(Target):
         finally:
             os.close(fd)
 
-    def _require_marker(self, root_fd: int) -> None:
-        """Checked on the very folder fd the write goes through: an unmounted disk's empty mount point
-        has no marker, so nothing is ever written into it."""
-        try:
-            os.stat(MARKER_NAME, dir_fd=root_fd, follow_symlinks=False)
-        except FileNotFoundError as exc:
-            raise TargetDown(f"marker {MARKER_NAME} missing at {self.root}: is the disk mounted?") from exc
+    def _start_fd(self, create: bool) -> int:
+        """A new fd on the root: the proven handle's twin, checked first (it is the only way to write);
+        an unproven target (restore, verify without a journal) is only read, through the path."""
+        with self._lock:
+            if self.expected_marker is not None or create:
+                return os.dup(self._held_root())
+        with self._root_fd() as root_fd:
+            return os.dup(root_fd)
 
     @contextmanager
     def _dir_fd(self, folder: bytes, create: bool):
         """An fd for ``folder`` under the root, walking one component at a time without following links."""
-        with self._root_fd() as root_fd:
-            if create:
-                self._require_marker(root_fd)
-            fd = os.dup(root_fd)
+        fd = self._start_fd(create)
         try:
             walked = []
             for part in folder.split(b"/") if folder else []:
@@ -291,6 +406,55 @@ def _enter(parent_fd: int, part: bytes, create: bool) -> int:
         pass
     os.fsync(parent_fd)  # the new folder's name must survive a power cut too
     return os.open(part, DIR_FLAGS, dir_fd=parent_fd)
+
+
+def _walk(root_fd: int) -> Iterator[tuple[bytes, list[bytes], list[bytes], int]]:
+    """(folder relative to the root, its folders, its other entries, its fd): through the handle, never
+    through the path (which may lead elsewhere by now), symlinked folders not followed."""
+    for folder, dirs, files, folder_fd in os.fwalk(b".", dir_fd=root_fd):
+        yield (b"" if folder == b"." else folder[2:]), dirs, files, folder_fd
+
+
+def _same_file(dir_a: int, name_a: bytes, dir_b: int, name_b: bytes) -> bool:
+    """The same inode, or the same bytes (read back from both)."""
+    a = os.stat(name_a, dir_fd=dir_a, follow_symlinks=False)
+    b = os.stat(name_b, dir_fd=dir_b, follow_symlinks=False)
+    if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
+        return True
+    if not (stat.S_ISREG(a.st_mode) and stat.S_ISREG(b.st_mode)) or a.st_size != b.st_size:
+        return False
+    fa = os.open(name_a, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_a)
+    try:
+        fb = os.open(name_b, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_b)
+        try:
+            while True:
+                chunk = os.read(fa, CHUNK)
+                if chunk != _read_exactly(fb, len(chunk)):
+                    return False
+                if not chunk:
+                    return True
+        finally:
+            os.close(fb)
+    finally:
+        os.close(fa)
+
+
+def _read_exactly(fd: int, length: int) -> bytes:
+    parts = []
+    while length > 0:
+        part = os.read(fd, length)
+        if not part:
+            break
+        parts.append(part)
+        length -= len(part)
+    return b"".join(parts)
+
+
+def _read_all(fd: int) -> bytes:
+    parts = []
+    while chunk := os.read(fd, 65536):
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _lstat_mode(name: bytes, dir_fd: int) -> int:

@@ -101,6 +101,12 @@ class Mounts:
         self.points.append(path)
         return path
 
+    def bind(self, source: Path, path: Path) -> Path:
+        """Mount ``source`` over ``path`` (what an operator mounting another disk there does to jaga)."""
+        run("mount", "--bind", source, path)
+        self.points.append(path)
+        return path
+
     def ext4_image(self, image: Path, size: str = "64M") -> Path:
         run("truncate", "-s", size, image)
         run("mkfs.ext4", "-q", "-F", image)
