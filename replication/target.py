@@ -158,6 +158,12 @@ class Target(ABC):
         """
         return require_marker(self.read_marker(), self.expected_marker)
 
+    def require_proven(self) -> None:
+        """Refuse to write before the journal's marker id is known (expect_marker or write_marker)."""
+        if self.expected_marker is None:
+            raise TargetDown(f"target {self.name}: its identity was never proven (no marker id to compare): "
+                             "nothing is written")
+
     @abstractmethod
     def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None
             ) -> bool | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Iterable, Iterator
 
 from botocore.exceptions import ClientError
@@ -20,7 +21,7 @@ from replication.s3.keys import VERSIONS, ObjectNames, decode_key
 from replication.s3.upload import delete_quietly, hex_of, put_large, put_small, read_up_to
 from replication.throttle import Throttle
 from replication.target import (ManifestEntry, Marker, Target, TargetDown, TargetError,
-                                check_key, version_key)
+                                check_key, conflict_key, version_key)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class S3Target(Target):
         with self._ops("initialising the target"):
             self._ensure_bucket()
             put_small(self.client, self.bucket, self.names.marker, marker.to_bytes(), 0)
+        self.expect_marker(marker.marker_id)
 
     def _ensure_bucket(self) -> None:
         try:
@@ -87,21 +89,36 @@ class S3Target(Target):
 
     def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> None:
         name = self.names.data(check_key(key))
+        self.require_proven()
         with self._ops(f"writing {_show(key)}"):
-            if keep_previous_as is not None:
-                self._keep_previous(name, self.names.data(_check_version_key(keep_previous_as)))
             stream = iter(self.throttle.chunks(chunks))
             head, complete = read_up_to(stream, self.config.multipart_threshold)
+            if keep_previous_as is not None:
+                self._keep_previous(name, _check_version_key(keep_previous_as),
+                                    hashlib.sha256(head).hexdigest() if complete else None)
             if complete:
                 put_small(self.client, self.bucket, name, bytes(head), mtime_ns)
             else:
                 put_large(self.client, self.bucket, name, self.names.temp(), head, stream,
                           self.config.multipart_threshold, mtime_ns)
 
-    def _keep_previous(self, name: str, kept: str) -> None:
-        """Server-side copy of the current object to its version name, unless already kept."""
-        if self._head(name) is None or self._head(kept) is not None:
+    def _keep_previous(self, name: str, keep_as: bytes, new_sha256: str | None) -> None:
+        """Server-side copy of the current object to its version name, unless already kept. A version name
+        holding other bytes is never replaced: the current object is kept beside it."""
+        current = self._head(name)
+        if current is None:
             return
+        kept = self.names.data(keep_as)
+        existing = self._head(kept)
+        if existing is not None:
+            ours = _sha256_of(current)
+            if ours is not None and ours in (_sha256_of(existing), new_sha256):
+                return  # kept already, or a copy of this very version done again
+            aside = conflict_key(keep_as, time.time_ns())
+            log.warning("target %s: %s already holds other bytes (an earlier history of this file, e.g. from "
+                        "before the journal was rebuilt); the object being replaced is kept as %s", self.name,
+                        _show(keep_as), _show(aside))
+            kept = self.names.data(aside)
         self.client.copy_object(Bucket=self.bucket, Key=kept, CopySource={"Bucket": self.bucket, "Key": name},
                                 MetadataDirective="COPY", ChecksumAlgorithm="SHA256")
 
@@ -145,6 +162,7 @@ class S3Target(Target):
     def append_manifest(self, entries: list[ManifestEntry]) -> None:
         if not entries:
             return
+        self.require_proven()
         data = "".join(entry.to_json() + "\n" for entry in entries).encode()
         with self._ops("writing a manifest segment"):
             put_small(self.client, self.bucket, self.names.manifest_segment(), data, 0)
@@ -159,6 +177,7 @@ class S3Target(Target):
                 yield from _parse_segment(self.name, segment, data)
 
     def remove_temporaries(self) -> int:
+        self.require_proven()
         removed = 0
         with self._ops("removing temporaries"):
             pages = self.client.get_paginator("list_multipart_uploads").paginate(
@@ -219,6 +238,15 @@ def _parse_segment(target: str, segment: str, data: bytes) -> Iterator[ManifestE
                 yield ManifestEntry.from_json(line)
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("target %s: manifest %s line %d skipped: %s", target, segment, number, exc)
+
+
+def _sha256_of(head: dict) -> str | None:
+    """The object's SHA-256 (hex): jaga's own metadata, else S3's full-object checksum; None if unknown."""
+    stored = head.get("Metadata", {}).get("sha256")
+    if stored:
+        return stored
+    checksum = head.get("ChecksumSHA256")
+    return hex_of(checksum) if checksum and "-" not in checksum else None
 
 
 def _check_version_key(keep_as: bytes) -> bytes:

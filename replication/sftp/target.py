@@ -13,6 +13,7 @@ import secrets
 import shlex
 import stat
 import threading
+import time
 from collections.abc import Iterable, Iterator
 
 from replication.sftp.client import FSYNC, HARDLINK, POSIX_RENAME, ExtSFTPClient
@@ -20,7 +21,7 @@ from replication.sftp.config import SftpTargetConfig
 from replication.sftp.connection import LinkLost, SshSessions
 from replication.throttle import Throttle
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
-                                TargetDown, TargetError, check_key, version_key)
+                                TargetDown, TargetError, check_key, conflict_key, version_key)
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +69,20 @@ class SftpTarget(Target):
             self._make_root(sftp)
             temp = self._upload(sftp, b"", [marker.to_bytes()], None)
             self._rename(sftp, temp, self._path(MARKER))
+        self.expect_marker(marker.marker_id)
 
     # -- data ---------------------------------------------------------------------------------
 
     def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> None:
         key = check_key(key)
+        self.require_proven()
         folder, name = _split(key)
         with self.sessions.sftp(f"writing {self._show(key)}") as sftp:
             self._ensure_dir(sftp, folder)
             temp = self._upload(sftp, folder, self.throttle.chunks(chunks), mtime_ns)
             try:
                 if keep_previous_as is not None:
-                    self._keep_previous(sftp, key, _check_version_key(keep_previous_as))
+                    self._keep_previous(sftp, key, _check_version_key(keep_previous_as), temp)
                 self._rename(sftp, temp, self._path(key))
             except BaseException:
                 _remove_quietly(sftp, temp)
@@ -120,8 +123,10 @@ class SftpTarget(Target):
             raise TargetError(f"{self.sessions.where} does not offer {POSIX_RENAME}: no atomic replace")
         sftp.posix_rename(temp, final)
 
-    def _keep_previous(self, sftp: ExtSFTPClient, key: bytes, keep_as: bytes) -> None:
-        """Hard-link the current replica into the versions area (rename it when links are not offered)."""
+    def _keep_previous(self, sftp: ExtSFTPClient, key: bytes, keep_as: bytes, temp: bytes) -> None:
+        """Hard-link the current replica into the versions area (rename it when links are not offered)
+        before ``temp`` replaces it. A name there holding other bytes is never replaced: the current
+        bytes are kept beside it."""
         current = self._path(key)
         if _lstat(sftp, current) is None:
             return
@@ -129,7 +134,13 @@ class SftpTarget(Target):
         self._ensure_dir(sftp, folder)
         kept = self._path(keep_as)
         if _lstat(sftp, kept) is not None:
-            return
+            if _same_bytes(sftp, current, kept) or _same_bytes(sftp, current, temp):
+                return  # kept already, or a copy of this very version done again
+            aside = conflict_key(keep_as, time.time_ns())
+            log.warning("target %s: %s already holds other bytes (an earlier history of %s, e.g. from before "
+                        "the journal was rebuilt); the bytes being replaced are kept as %s", self.name,
+                        self._show(keep_as), self._show(key), self._show(aside))
+            kept = self._path(aside)
         if sftp.offers(HARDLINK):
             sftp.hardlink(current, kept)
         else:
@@ -191,6 +202,7 @@ class SftpTarget(Target):
     def append_manifest(self, entries: list[ManifestEntry]) -> None:
         if not entries:
             return
+        self.require_proven()
         data = "".join(entry.to_json() + "\n" for entry in entries).encode()
         with self._manifest_lock, self.sessions.sftp("appending to the manifest") as sftp:
             self._ensure_dir(sftp, META_DIR)
@@ -216,6 +228,7 @@ class SftpTarget(Target):
                     log.warning("target %s: manifest line %d skipped: %s", self.name, number, exc)
 
     def remove_temporaries(self) -> int:
+        self.require_proven()
         removed = 0
         with self.sessions.sftp("removing temporaries") as sftp:
             for rel, _attrs in self._walk(sftp, skip_meta=False):
@@ -310,6 +323,22 @@ def _regular(sftp: ExtSFTPClient, path: bytes) -> int | None:
     if not stat.S_ISREG(attrs.st_mode):
         raise TargetError(f"{path.decode('utf-8', 'backslashreplace')} is not a regular file")
     return attrs.st_size
+
+
+def _same_bytes(sftp: ExtSFTPClient, a: bytes, b: bytes) -> bool:
+    """Two remote files with the same bytes (sizes first; then both read back and hashed)."""
+    size_a, size_b = _regular(sftp, a), _regular(sftp, b)
+    if size_a is None or size_a != size_b:
+        return False
+    digests = []
+    for path in (a, b):
+        digest = hashlib.sha256()
+        with sftp.open(path, "rb") as handle:
+            handle.prefetch(size_a)
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+        digests.append(digest.digest())
+    return digests[0] == digests[1]
 
 
 def _mkdir(sftp: ExtSFTPClient, path: bytes) -> None:

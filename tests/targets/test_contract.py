@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from replication.target import (MARKER_NAME, TEMP_PREFIX, ManifestEntry, Marker, UnsafeKey, check_key,
-                                version_key)
+from replication.factory import build_target
+from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, TargetDown, UnsafeKey,
+                                check_key, version_key)
 from tests.targets.cases import random_bytes
 
 NAMES = [
@@ -72,6 +73,37 @@ def test_keep_previous_as(ready):
         b"".join(ready.target.open_version(key, 7))
     assert ready.target.checksum(key) == hashlib.sha256(b"version two").hexdigest()
     assert set(ready.target.list_keys()) == {key}
+
+
+def test_a_version_name_already_taken_is_never_overwritten(ready):
+    """Numbering that restarted (a journal rebuilt without its history) asks to keep bytes under a name
+    that holds an older version: both are kept, nothing is overwritten."""
+    key = b"watch/form.pdf"
+    _put(ready.target, key, b"version one")
+    _put(ready.target, key, b"version two", keep=version_key(key, 1))
+    _put(ready.target, key, b"version two", keep=version_key(key, 1))  # the same copy done again
+    versions = [n for n in ready.names() if n.startswith(META_DIR + b"/versions/")]
+    assert versions == [version_key(key, 1)], "a copy done again keeps nothing twice"
+    _put(ready.target, key, b"version three", keep=version_key(key, 1))
+    assert ready.raw(version_key(key, 1)) == b"version one"
+    assert ready.raw(key) == b"version three"
+    versions = [n for n in ready.names() if n.startswith(META_DIR + b"/versions/")]
+    assert len(versions) == 2 and [ready.raw(n) for n in versions if n != version_key(key, 1)] == [b"version two"]
+
+
+def test_writes_wait_for_a_proven_marker(case):
+    with pytest.raises(TargetDown):
+        _put(case.target, b"a.pdf", b"before any marker")
+    case.target.write_marker(Marker(case.target.name, "m-1", time.time()))
+    _put(case.target, b"a.pdf", b"proven")
+    assert case.target.prove_identity().marker_id == "m-1"
+    other = build_target(case.config) if hasattr(case, "config") else type(case.target)(case.target.name,
+                                                                                        case.root)
+    other.write_marker(Marker(case.target.name, "m-other", time.time()))  # another disk's marker
+    other.close()
+    with pytest.raises(TargetDown, match="different target"):
+        case.target.prove_identity()
+    assert case.raw(b"a.pdf") == b"proven"
 
 
 def test_replace_without_keeping(ready):

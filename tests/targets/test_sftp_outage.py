@@ -141,6 +141,9 @@ def test_nobody_listening(sshd_server, tmp_path):
 def test_missing_root_is_down_not_created(sshd_server):
     root = Path(sshd_server.remote_dir("never-initialised"))
     target = SftpTarget(sshd_server.target_config("remote", str(root)))
+    with pytest.raises(TargetDown, match="never proven"):
+        target.put(b"a/b.pdf", [b"x"], 0, None)
+    target.expect_marker("m-1")  # proven once; then the root went away
     with pytest.raises(TargetDown, match="does not exist"):
         target.put(b"a/b.pdf", [b"x"], 0, None)
     with pytest.raises(TargetDown, match="does not exist"):
