@@ -61,7 +61,9 @@ class ReplicaQueue(Database):
         """Write what the workers did, all in one short transaction of a few executemany statements,
         and (``claim=(target, limit)``) take the next jobs in the same transaction: one commit per batch.
 
-        A replica superseded meanwhile (a newer version arrived, the source was deleted) stays so.
+        A replica superseded meanwhile (a newer version arrived, the source was deleted) stays so, unless
+        its copy was verified: then its bytes are on the target and in its manifest, and the journal
+        must say so too (the next version keeps them aside instead of overwriting them).
         """
         now = time.time() if now is None else now
         outcomes = list(outcomes)
@@ -149,7 +151,8 @@ def _finish_in(session: Session, outcomes: list[Outcome], now: float) -> None:
     verified = [o for o in outcomes if o.state == ReplicaState.VERIFIED]
     conn = session.connection()
     conn.execute(update(replicas).where(replicas.c.id == bindparam("b_id"),
-                                        replicas.c.state != ReplicaState.SUPERSEDED).values(
+                                        or_(replicas.c.state != ReplicaState.SUPERSEDED,
+                                            bindparam("b_state") == ReplicaState.VERIFIED)).values(
         state=bindparam("b_state"), last_error=bindparam("b_error"), verified_at=bindparam("b_verified"),
         next_attempt_at=bindparam("b_due"), attempts=replicas.c.attempts + bindparam("b_tries")), rows)
     if verified:

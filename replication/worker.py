@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
 from journal import Journal, JournalError
 from journal.records import CHANGED, DOWN, Job, Outcome, ReplicaState
@@ -145,15 +146,15 @@ class TargetReplicator:
             self._in_flight[job.replica_id] = future
             future.add_done_callback(self._inbox.put)
 
-    def _release_key(self, job: Job) -> None:
-        key = job_key(job)
+    def _release_key(self, done: Outcome) -> None:
+        key = job_key(done.job)
         self._running_keys.discard(key)
         waiting = self._held.get(key)
         if waiting:
             next_job = waiting.pop(0)
             if not waiting:
                 del self._held[key]
-            self._submit([next_job])
+            self._submit([_after(next_job, done)])
 
     def _claimed(self) -> list[int]:
         """Replica ids this dispatcher holds claims on: running, queued, or waiting for their path."""
@@ -177,7 +178,7 @@ class TargetReplicator:
                 if isinstance(item, Future):
                     outcome = item.result()
                     self._in_flight.pop(outcome.job.replica_id, None)
-                    self._release_key(outcome.job)
+                    self._release_key(outcome)
                     outcomes.append(outcome)
                 item = self._inbox.get_nowait()
         except queue.Empty:
@@ -320,6 +321,16 @@ class TargetReplicator:
         self.up, self.down_reason = False, reason
         self._ready_checked_at = time.monotonic()
         self.metrics.target_up.labels(target=self.name).set(0)
+
+
+def _after(job: Job, done: Outcome) -> Job:
+    """A job that waited for an earlier copy of its path: if that copy put its bytes in place (verified,
+    even if superseded meanwhile), they are what this one replaces, and they must be kept."""
+    if done.state != ReplicaState.VERIFIED or done.job.number >= job.number:
+        return job
+    if job.previous_number is not None and job.previous_number >= done.job.number:
+        return job
+    return replace(job, previous_number=done.job.number)
 
 
 def _adopted(marker, met_at: float | None) -> bool:

@@ -63,6 +63,19 @@ def assert_invariants(deployment, replica_roots: dict[str, Path] | None = None, 
     for target, root in replica_roots.items():
         broken = unrestorable(root)
         assert not broken, f"{target}: {len(broken)} manifest entr(ies) not restorable: {broken[:5]}"
+        assert_manifest_agrees(deployment, target, root)
+
+
+def assert_manifest_agrees(deployment, target: str, root: Path) -> None:
+    """The target's manifest and the journal say the same about what it holds: every (key, version,
+    SHA-256) in one is in the other."""
+    manifest = {(e.key, e.version, e.sha256) for e in manifest_entries(root)}
+    journal = {(watch.encode() + b"/" + bytes(path), number, sha) for watch, path, number, sha in deployment.journal_rows(
+        "SELECT f.watch, f.path, v.number, v.sha256 FROM replicas r JOIN versions v ON v.id = r.version_id "
+        "JOIN files f ON f.id = v.file_id WHERE r.target = ? AND r.state = 'verified'", (target,))}
+    only_manifest, only_journal = sorted(manifest - journal), sorted(journal - manifest)
+    assert not only_manifest, f"{target}: in its manifest but not verified in the journal: {only_manifest[:5]}"
+    assert not only_journal, f"{target}: verified in the journal but not in its manifest: {only_journal[:5]}"
 
 
 def assert_markers_match(deployment, replica_roots: dict[str, Path]) -> None:
@@ -88,16 +101,8 @@ def unrestorable(root: Path) -> list[str]:
     """Manifest entries whose bytes are not where restore reads them: the newest version of a key at the
     key (or, if a newer copy was renamed there before its entry was made, in the versions area), every
     older one in the versions area, each with the manifest's SHA-256."""
-    from replication.target import ManifestEntry, version_key
-    manifest = Path(root) / ".jaga" / "manifest.jsonl"
-    if not manifest.exists():
-        return []
-    entries = []
-    for line in manifest.read_text(errors="replace").splitlines():
-        try:
-            entries.append(ManifestEntry.from_json(line))
-        except (ValueError, KeyError, TypeError):
-            continue  # a torn last line after a kill
+    from replication.target import version_key
+    entries = manifest_entries(root)
     newest: dict[bytes, int] = {}
     for entry in entries:
         newest[entry.key] = max(newest.get(entry.key, 0), entry.version)
@@ -110,6 +115,21 @@ def unrestorable(root: Path) -> list[str]:
         if not any(_sha(os.path.join(base, place)) == entry.sha256 for place in places):
             broken.append(f"{entry.key!r} v{entry.version}")
     return broken
+
+
+def manifest_entries(root: Path) -> list:
+    """The ManifestEntry lines of a file-based target's manifest (a torn last line is skipped)."""
+    from replication.target import ManifestEntry
+    manifest = Path(root) / ".jaga" / "manifest.jsonl"
+    if not manifest.exists():
+        return []
+    entries = []
+    for line in manifest.read_text(errors="replace").splitlines():
+        try:
+            entries.append(ManifestEntry.from_json(line))
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line after a kill
+    return entries
 
 
 def _sha(path: bytes) -> str | None:
