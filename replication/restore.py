@@ -1,9 +1,10 @@
 """`jaga restore`: rebuild the upload tree from one target alone, every file hash-checked and atomic.
 
 Works without the journal (the primary disk holds it, and it may be what died): the target's own
-manifest says what it holds. Resumable: a file already restored (same size and mtime, which only a
-verified rename sets) is not fetched again. Returns a `RestoreReport`; `jaga.commands.restore`
-prints it.
+manifest says what it holds. Resumable: a file already in place with the manifest's SHA-256 is not
+fetched again; any other file in the way is moved aside (to ``.jaga-aside/<time>/``), never
+overwritten; temporaries a killed restore left behind are removed first. Returns a `RestoreReport`;
+`jaga.commands.restore` prints it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import secrets
+import stat
+import time
 from dataclasses import dataclass, field
 
 from journal.records import display
@@ -20,6 +24,9 @@ from replication.target import ManifestEntry, Target, TargetDown, TargetError, U
 
 log = logging.getLogger("jaga.restore")
 TEMP_PREFIX = b".jaga-restore-"
+TEMP_NAME = re.compile(rb"^\.jaga-restore-[0-9a-f]{12}$")  # exactly what _restore_one creates
+ASIDE = b".jaga-aside"
+CHUNK = 1 << 20
 
 
 @dataclass
@@ -29,6 +36,8 @@ class RestoreReport:
     bytes: int = 0
     refused: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    moved_aside: list[tuple[str, str]] = field(default_factory=list)  # (path, where it went), in the folder
+    leftovers_removed: int = 0
 
 
 def select_versions(entries, at: float | None = None, prefix: bytes | None = None) -> list[ManifestEntry]:
@@ -52,22 +61,30 @@ def _under(path: bytes, prefix: bytes) -> bool:
 
 def restore(target: Target, dest: bytes, entries: list[ManifestEntry], reporter: Reporter | None = None
             ) -> RestoreReport:
-    report = RestoreReport()
-    watches = {e.key.partition(b"/")[0] for e in entries}
-    newest = _newest_versions(target)
+    report = RestoreReport(leftovers_removed=remove_leftovers(dest))
+    accepted = []
     for entry in entries:
         try:
-            relative = _destination(entry.key, strip_watch=len(watches) == 1)
+            check_key(entry.key)
+            accepted.append(entry)
         except UnsafeKey as exc:
             report.refused.append(f"{display(entry.key)}: {exc}")
             log.error("refused manifest entry %s: %s", display(entry.key), exc)
-            continue
+    strip_watch = len({e.key.partition(b"/")[0] for e in accepted}) == 1  # only accepted keys decide
+    newest = _newest_versions(target)
+    aside = os.path.join(dest, ASIDE, time.strftime("%Y%m%dT%H%M%S").encode() + b"-" + secrets.token_hex(2).encode())
+    for entry in accepted:
+        relative = _destination(entry.key, strip_watch)
         try:
-            fetched = _restore_one(target, dest, relative, entry, newest.get(entry.key) == entry.version)
+            fetched, moved = _restore_one(target, dest, relative, entry, newest.get(entry.key) == entry.version,
+                                          aside)
         except (TargetError, TargetDown, OSError, ValueError) as exc:
             report.failed.append(f"{display(entry.key)}: {exc}")
             log.error("could not restore %s: %s", display(entry.key), exc)
             continue
+        if moved is not None:
+            report.moved_aside.append((display(relative), display(os.path.relpath(moved, dest))))
+            log.warning("%s held other bytes; moved aside to %s", display(relative), display(moved))
         if fetched:
             report.restored += 1
             report.bytes += entry.size
@@ -76,6 +93,21 @@ def restore(target: Target, dest: bytes, entries: list[ManifestEntry], reporter:
         if reporter is not None:
             reporter.advance(entry.size)
     return report
+
+
+def remove_leftovers(dest: bytes) -> int:
+    """Delete the temporaries an interrupted restore (killed, power cut) left in ``dest``: only regular
+    files named exactly as restore names them, never following symlinks."""
+    removed = 0
+    for folder, _dirs, files in os.walk(dest):
+        for name in files:
+            path = os.path.join(folder, name)
+            if TEMP_NAME.match(name) and stat.S_ISREG(os.lstat(path).st_mode):
+                os.unlink(path)
+                removed += 1
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted restore", removed)
+    return removed
 
 
 def _newest_versions(target: Target) -> dict[bytes, int]:
@@ -91,25 +123,43 @@ def _destination(key: bytes, strip_watch: bool) -> bytes:
     return key.partition(b"/")[2] if strip_watch else key
 
 
-def _restore_one(target: Target, dest: bytes, relative: bytes, entry: ManifestEntry, at_key: bool) -> bool:
+def _restore_one(target: Target, dest: bytes, relative: bytes, entry: ManifestEntry, at_key: bool,
+                 aside: bytes) -> tuple[bool, bytes | None]:
+    """(fetched, where a file in the way was moved). A file already holding the entry's bytes stays."""
     final = os.path.join(dest, relative)
     folder, root = os.path.realpath(os.path.dirname(final)), os.path.realpath(dest)
     if folder != root and not folder.startswith(root + b"/"):
         raise UnsafeKey("would land outside the restore folder")
-    if _already_restored(final, entry):
-        return False
+    if _holds(final, entry):
+        return False, None
     os.makedirs(os.path.dirname(final), exist_ok=True)
-    chunks = target.open_read(entry.key) if at_key else target.open_version(entry.key, entry.version)
     temp = os.path.join(os.path.dirname(final), TEMP_PREFIX + secrets.token_hex(6).encode())
     try:
-        _write_checked(temp, chunks, entry)
+        _fetch(target, temp, entry, at_key)
+        moved = _move_aside(final, os.path.join(aside, relative)) if os.path.lexists(final) else None
         os.rename(temp, final)
     except BaseException:
         if os.path.lexists(temp):
             os.unlink(temp)
         raise
     _fsync_dir(os.path.dirname(final))
-    return True
+    return True, moved
+
+
+def _fetch(target: Target, temp: bytes, entry: ManifestEntry, at_key: bool) -> None:
+    """The newest version is read at its key; if a newer copy was renamed there before its manifest
+    entry was made, the entry's bytes are in the versions area (kept by that copy)."""
+    try:
+        chunks = target.open_read(entry.key) if at_key else target.open_version(entry.key, entry.version)
+        _write_checked(temp, chunks, entry)
+    except ValueError as mismatch:
+        if not at_key:
+            raise
+        os.unlink(temp)
+        try:
+            _write_checked(temp, target.open_version(entry.key, entry.version), entry)
+        except (FileNotFoundError, ValueError):
+            raise mismatch from None
 
 
 def _write_checked(temp: bytes, chunks, entry: ManifestEntry) -> None:
@@ -129,12 +179,27 @@ def _write_checked(temp: bytes, chunks, entry: ManifestEntry) -> None:
         os.close(fd)
 
 
-def _already_restored(final: bytes, entry: ManifestEntry) -> bool:
+def _holds(final: bytes, entry: ManifestEntry) -> bool:
+    """A regular file with the entry's size and SHA-256 (size and mtime alone are no proof)."""
     try:
         st = os.lstat(final)
     except FileNotFoundError:
         return False
-    return st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns
+    if not stat.S_ISREG(st.st_mode) or st.st_size != entry.size:
+        return False
+    digest = hashlib.sha256()
+    with open(final, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest() == entry.sha256
+
+
+def _move_aside(final: bytes, aside: bytes) -> bytes:
+    """A file (or folder) restore did not write stands where a file must go: keep it, whole."""
+    os.makedirs(os.path.dirname(aside), exist_ok=True)
+    os.rename(final, aside)
+    _fsync_dir(os.path.dirname(aside))
+    return aside
 
 
 def _fsync_dir(path: bytes) -> None:

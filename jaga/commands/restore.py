@@ -1,6 +1,7 @@
 """Rebuild the upload tree from one target alone (its manifest, no journal needed), every file
-hash-checked and written atomically; run it again to continue. Exit 1 when anything could not be
-restored.
+hash-checked and written atomically; run it again to continue. A file already there with other bytes
+is moved aside to .jaga-aside/<time>/ in the folder, never overwritten. Exit 1 when anything could not
+be restored.
 """
 
 from __future__ import annotations
@@ -45,8 +46,12 @@ def run(config, args) -> int:
         return PROBLEMS
     finally:
         target.close()
+    if report.leftovers_removed:
+        print(f"removed {report.leftovers_removed} temporary file(s) left by an interrupted restore")
     print(f"restored {report.restored} file(s), {report.bytes:,} bytes; {report.already_there} already in place;"
-          f" {len(report.refused)} refused; {len(report.failed)} failed")
+          f" {len(report.moved_aside)} moved aside; {len(report.refused)} refused; {len(report.failed)} failed")
+    for path, aside in report.moved_aside:
+        print(f"  {path}: held other bytes, moved aside to {aside}")
     for line in report.refused + report.failed:
         print(f"  {line}")
     return PROBLEMS if report.refused or report.failed else OK

@@ -15,9 +15,9 @@ from tests.invariants import assert_invariants, manifest_entries
 from tests.reliability.rig import wait_for
 from tests.servers.fixtures import sshd_server  # noqa: F401
 
-FILES = 10
-SIZE = 64 * 1024
-BANDWIDTH = 128 * 1024  # bytes/s for all copies at once: each read-back takes about 2 s
+FILES = 8
+SIZE = 48 * 1024
+BANDWIDTH = 96 * 1024  # bytes/s for all copies at once: each read-back takes about 2 s
 
 
 def test_files_replaced_while_their_first_copy_is_read_back_keep_every_version(rig, sshd_server, tmp_path):
