@@ -12,12 +12,13 @@ import sys
 
 from jaga import __version__
 from jaga.commands import OK, PROBLEMS, USAGE, UsageError  # noqa: F401 (the exit codes live here too)
-from jaga.commands import check_config, disks, init_target, report, restore, run, status, sync, verify
+from jaga.commands import (check_config, disks, init_target, rebuild_journal, report, restore, run, status, sync,
+                           verify)
 from jaga.config import ConfigError, load_config
 from jaga.logs import setup_logging
 from journal import JournalError
 
-VERBS = (run, sync, status, check_config, init_target, disks, verify, restore, report)
+VERBS = (run, sync, status, check_config, init_target, disks, verify, restore, rebuild_journal, report)
 
 
 def common_options() -> argparse.ArgumentParser:

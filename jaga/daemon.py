@@ -25,8 +25,10 @@ from journal import Journal, JournalError
 from journal.records import ScrubRecord
 from monitor.service import Monitor
 from replication.factory import build_target
+from replication.rebuild import adopt
 from replication.retry import RetryPolicy
 from replication.scrub import Scrubber, ScrubMetrics
+from replication.target import TargetDown, TargetError
 from replication.worker import TargetReplicator
 
 log = logging.getLogger("jaga.daemon")
@@ -69,14 +71,32 @@ class Daemon:
     # -- start / stop ---------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Migrate the journal and undo what a crash left half-done. Shared by run and sync."""
+        """Migrate the journal, take in the targets' history if the journal was lost, and undo what a
+        crash left half-done. Shared by run and sync."""
         self.journal.migrate()
+        self._rebuild_if_lost()
         reset = self.journal.reset_copying()
         if reset:
             log.info("%d copy(ies) were in flight when jaga last stopped; they start again", reset)
         self.metrics.declare(list(self.roots), list(self.replicators))
         self.metrics.up_since.set(self.started_at)
         self._backfill()
+
+    def _rebuild_if_lost(self) -> None:
+        """A journal that knows no file while a target holds a manifest was lost (it lived on the primary
+        disk): every reachable target's history comes back before anything is observed, so numbering
+        continues and no version is overwritten. A target unreachable now brings it when first met."""
+        if self.journal.has_files():
+            return
+        for name, replicator in self.replicators.items():
+            target = replicator.target
+            try:
+                found = target.read_marker()
+                if found is None or found.target != name:
+                    continue
+                adopt(target, self.journal, found, set(self.roots))
+            except (TargetDown, TargetError) as exc:
+                log.warning("target %s: its history is not taken in now: %s", name, exc)
 
     def _backfill(self) -> None:
         for name in self.replicators:

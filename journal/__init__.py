@@ -2,12 +2,14 @@
 
 ``Journal`` is the one facade; each concern lives in its own module: ``engine`` (sessions, read
 snapshots, errors), ``targets``, ``ingest`` (versions, skips, deletions), ``queue`` (claims and
-outcomes), ``reports``, ``scrubs``, ``alerts``, ``smart_samples``. Callers get plain records from
+outcomes), ``history`` (a target's manifest taken in), ``reports``, ``scrubs``, ``alerts``,
+``smart_samples``. Callers get plain records from
 ``journal.records``, never ORM rows.
 """
 
 from journal.alerts import AlertLog
 from journal.engine import JournalError
+from journal.history import History
 from journal.ingest import IngestRecords
 from journal.queue import ReplicaQueue
 from journal.reports import Reports
@@ -16,7 +18,7 @@ from journal.smart_samples import SmartSamples
 from journal.targets import TargetRegistry
 
 
-class Journal(TargetRegistry, IngestRecords, ReplicaQueue, Reports, ScrubLog, AlertLog, SmartSamples):
+class Journal(TargetRegistry, IngestRecords, ReplicaQueue, History, Reports, ScrubLog, AlertLog, SmartSamples):
     """Durable record of file versions and replicas. Thread-safe: each call uses its own session."""
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class ReplicaState:
@@ -28,6 +28,33 @@ class Observation:
     seen_at: float
     completed_at: float
     inode: int | None = None  # size and mtime can match across a replace (coarse clock); the inode not
+
+
+@dataclass(frozen=True, slots=True)
+class KnownVersion:
+    """A version a target's manifest says it holds, verified: what the journal takes in when it adopts
+    the target (after the journal was lost, or when it meets a target that already holds replicas)."""
+
+    watch: str
+    path: bytes
+    number: int
+    size: int
+    mtime_ns: int
+    sha256: str
+    replicated_at: float
+
+
+@dataclass
+class AdoptReport:
+    """What adopting a target's history added to the journal, and what it could not reconcile."""
+
+    target: str
+    files: int = 0          # files the journal did not know
+    versions: int = 0       # versions added (to new or known files)
+    replicas: int = 0       # verified replicas recorded on the target
+    renumbered: int = 0     # known files whose unpublished versions now follow the target's numbering
+    skipped: int = 0        # manifest lines not taken in (unsafe keys, watches not configured)
+    conflicts: list[str] = field(default_factory=list)  # same number, other bytes: both kept, not merged
 
 
 @dataclass(frozen=True, slots=True)

@@ -291,7 +291,7 @@ class TargetReplicator:
             return self.up and self._prove_identity()
         self._ready_checked_at = now
         try:
-            marker = ensure_ready(self.target, self.journal)
+            marker = ensure_ready(self.target, self.journal, self.roots)
             if not self.up:  # at start, and after an outage: what interrupted copies left behind goes
                 self._adopted = _adopted(marker, self.journal.target_met_at(self.name))
                 removed = self.target.remove_temporaries()

@@ -17,7 +17,8 @@ from jaga.commands.dates import parse_moment
 from tests.harness import jaga_command, write_file
 
 VERB_ARGS = {"run": [], "sync": [], "status": [], "check-config": [], "init-target": ["secondary"],
-             "disks": [], "verify": [], "restore": ["--from", "secondary", "--to", "restored"], "report": []}
+             "disks": [], "verify": [], "restore": ["--from", "secondary", "--to", "restored"], "report": [],
+             "rebuild-journal": ["--from", "secondary"]}
 COMMON = ["-c", "elsewhere.yaml", "--log-level", "debug", "--log-format", "json"]
 
 

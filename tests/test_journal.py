@@ -160,3 +160,31 @@ def test_alert_and_sample_reads_do_not_wait_for_a_writer(tmp_path):
         journal.close()
     assert not blocked, "reading alerts and samples waited for the write lock"
     assert answers == {"firing": ["disk:sda:DiskFailing"], "samples": {"ata_5": "8"}, "history": [FIRING]}
+
+
+def test_a_targets_history_is_taken_in_and_numbering_continues_from_it(journal):
+    from journal.records import KnownVersion
+
+    def known(path, number, size, sha, at):
+        return KnownVersion("uploads", path, number, size, number, sha, at)
+
+    report = journal.adopt_target("t1", "m1", [known(b"a.pdf", 1, 10, "a1", 100.0), known(b"a.pdf", 2, 11, "a2", 200.0),
+                                              known(b"b.pdf", 1, 7, "b1", 150.0)])
+    assert (report.files, report.versions, report.replicas, report.conflicts) == (2, 3, 3, [])
+    assert journal.target_marker("t1") == "m1" and journal.has_files()
+    assert sorted((bytes(p), n, sha) for _w, p, n, sha, *_ in journal.verified_replicas("t1")) == [
+        (b"a.pdf", 2, "a2"), (b"b.pdf", 1, "b1")]
+    journal.record_versions([observe(b"a.pdf", size=12, mtime=3)], ["t1"])
+    [job] = journal.claim("t1", 10)
+    assert (job.number, job.previous_number) == (3, 2), "the revision continues the target's numbering"
+
+    # a second target agreeing on v1 and holding other bytes under v2: v1 verified there, v2 a conflict
+    report = journal.adopt_target("t2", "m2", [known(b"a.pdf", 1, 10, "a1", 100.0), known(b"a.pdf", 2, 11, "zz", 210.0)])
+    assert report.replicas == 1 and len(report.conflicts) == 1 and "a.pdf v2" in report.conflicts[0]
+
+    # observed while the target was unreachable (never replicated): renumbered after the target's versions
+    journal.record_versions([observe(b"c.pdf", size=5, mtime=2)], ["t1"])
+    report = journal.adopt_target("t3", "m3", [known(b"c.pdf", 1, 4, "c1", 100.0), known(b"c.pdf", 2, 5, "c2", 200.0)])
+    assert (report.renumbered, report.versions, report.conflicts) == (1, 1, [])
+    jobs = {bytes(j.path): j for j in journal.claim("t1", 10)}
+    assert (jobs[b"c.pdf"].number, jobs[b"c.pdf"].sha256) == (2, "c2"), "the journal's v1 is the target's v2"

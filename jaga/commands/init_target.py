@@ -22,7 +22,7 @@ def run(config, args) -> int:
     journal = Journal(config.journal.url)
     try:
         journal.migrate()
-        marker = initialise(target, journal, force=args.force)
+        marker = initialise(target, journal, force=args.force, watches={w.label for w in config.watch})
     finally:
         journal.close()
         target.close()

@@ -39,7 +39,7 @@ def run(config, args) -> int:
     try:
         for name in names:
             config.target(name)
-            reports.append(_verify_one(targets[name], journal, args.sample))
+            reports.append(_verify_one(targets[name], journal, args.sample, _watch_roots(config)))
             if args.repair and not reports[-1].down:
                 repair(reports[-1], targets[name], _watch_roots(config),
                        [t for n, t in targets.items() if n != name])
@@ -51,11 +51,11 @@ def run(config, args) -> int:
     return PROBLEMS if any(r.problems for r in reports) else OK
 
 
-def _verify_one(target, journal, sample: float):
+def _verify_one(target, journal, sample: float, watches):
     from replication.progress import Reporter
     from replication.verify import VerifyReport, expected_on, verify_target
     try:
-        ensure_ready(target, journal)
+        ensure_ready(target, journal, watches)
     except (TargetDown, TargetError) as exc:
         return VerifyReport(target.name, down=str(exc))
     expected = expected_on(target, journal)

@@ -1,0 +1,49 @@
+"""Take a target's history into the journal from the target's own manifest: files, versions, hashes and
+verified replicas, so that a journal lost with the primary disk loses no history and numbering
+continues from the target's. The daemon does this by itself at start when its journal knows no file;
+use this verb when it could not (the target was unreachable then) or for another target. Stop the
+daemon first. Exit 1 when the target cannot be read or some versions conflict with the journal's.
+"""
+
+from __future__ import annotations
+
+from jaga.commands import OK, PROBLEMS, add_command
+
+
+def register(subparsers, common) -> None:
+    parser = add_command(subparsers, common, "rebuild-journal", run,
+                         "take a target's history (its manifest) into the journal", __doc__)
+    parser.add_argument("--from", dest="source", metavar="NAME", required=True, help="target name")
+
+
+def run(config, args) -> int:
+    from jaga.status import fetch_live
+    from journal import Journal
+    from replication.factory import build_target
+    from replication.rebuild import adopt
+    from replication.target import TargetDown, TargetError
+    target_config = config.target(args.source)
+    if fetch_live(config) is not None:
+        print("jaga: the daemon is running on this config: stop it first (systemctl stop jaga)")
+        return PROBLEMS
+    target = build_target(target_config)
+    journal = Journal(config.journal.url)
+    try:
+        journal.migrate()
+        marker = target.read_marker()
+        if marker is None:
+            print(f"jaga: target {args.source} has no marker: is it mounted / the right place?")
+            return PROBLEMS
+        report = adopt(target, journal, marker, {w.label for w in config.watch})
+    except (TargetDown, TargetError) as exc:
+        print(f"jaga: target {args.source}: {exc}")
+        return PROBLEMS
+    finally:
+        journal.close()
+        target.close()
+    print(f"target {args.source}: {report.files} file(s) and {report.versions} version(s) added, {report.replicas} "
+          f"verified replica(s) recorded, {report.renumbered} file(s) renumbered, {report.skipped} manifest "
+          f"line(s) skipped, {len(report.conflicts)} conflict(s)")
+    for conflict in report.conflicts:
+        print(f"  {conflict}")
+    return PROBLEMS if report.conflicts else OK
