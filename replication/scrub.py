@@ -52,6 +52,7 @@ class Scrubber:
         checked = bytes_read = missing = corrupt = unexpected = 0
         error = None
         try:
+            self._prove(target)
             report = verify_target(target, expected_from_journal(self.journal, target.name), rate=self.rate)
             checked, bytes_read = report.checked, report.bytes_read
             missing, corrupt, unexpected = len(report.missing), len(report.corrupt), len(report.unexpected)
@@ -66,6 +67,14 @@ class Scrubber:
                  run.missing, run.corrupt, run.unexpected)
         self._on_result(target.name, run)
         return run
+
+    def _prove(self, target: Target) -> None:
+        """Re-read only the target the journal met: another disk at the mount point is not 'damage'."""
+        expected = self.journal.target_marker(target.name)
+        if expected is None:
+            raise TargetDown("the journal has not met this target yet")
+        target.expect_marker(expected)
+        target.prove_identity()
 
     def _export(self, run: ScrubRecord) -> None:
         name = run.target

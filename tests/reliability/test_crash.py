@@ -6,7 +6,7 @@ import random
 import time
 
 from tests.harness import temporaries
-from tests.invariants import assert_all_replicated
+from tests.invariants import assert_all_replicated, assert_invariants
 from tests.reliability.rig import wait_for
 
 FILES = 3000
@@ -66,3 +66,4 @@ def test_sigkill_20_times_while_3000_files_stream_loses_nothing(rig):
     assert not missing, f"{len(missing)} verified replicas missing from the target manifest: {missing[:5]}"
     assert temporaries(d.replica) == []
     assert_all_replicated(d)
+    assert_invariants(d)
