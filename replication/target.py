@@ -171,8 +171,9 @@ class Target(ABC):
         at ``key`` is first kept under ``keep_previous_as`` (see version_key) when given; if that name
         already holds other bytes, the replaced ones are kept beside it (conflict_key) and a warning is
         logged: nothing in the versions area is overwritten. If ``chunks`` raises, nothing appears under
-        ``key``. Raises TargetDown unless the marker was proven (expect_marker, or write_marker). Returns True only when the target itself read the stored
-        bytes back from the storage and found them identical to ``chunks`` (then no checksum() is needed)."""
+        ``key``. Raises TargetDown unless the marker was proven (expect_marker, or write_marker). Returns
+        True only when the target itself read the stored bytes back from the storage and found them
+        identical to ``chunks`` (then no checksum() is needed)."""
 
     @abstractmethod
     def checksum(self, key: bytes) -> str | None:

@@ -70,9 +70,10 @@ def assert_manifest_agrees(deployment, target: str, root: Path) -> None:
     """The target's manifest and the journal say the same about what it holds: every (key, version,
     SHA-256) in one is in the other."""
     manifest = {(e.key, e.version, e.sha256) for e in manifest_entries(root)}
-    journal = {(watch.encode() + b"/" + bytes(path), number, sha) for watch, path, number, sha in deployment.journal_rows(
+    rows = deployment.journal_rows(
         "SELECT f.watch, f.path, v.number, v.sha256 FROM replicas r JOIN versions v ON v.id = r.version_id "
-        "JOIN files f ON f.id = v.file_id WHERE r.target = ? AND r.state = 'verified'", (target,))}
+        "JOIN files f ON f.id = v.file_id WHERE r.target = ? AND r.state = 'verified'", (target,))
+    journal = {(watch.encode() + b"/" + bytes(path), number, sha) for watch, path, number, sha in rows}
     only_manifest, only_journal = sorted(manifest - journal), sorted(journal - manifest)
     assert not only_manifest, f"{target}: in its manifest but not verified in the journal: {only_manifest[:5]}"
     assert not only_journal, f"{target}: verified in the journal but not in its manifest: {only_journal[:5]}"

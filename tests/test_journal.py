@@ -179,7 +179,8 @@ def test_a_targets_history_is_taken_in_and_numbering_continues_from_it(journal):
     assert (job.number, job.previous_number) == (3, 2), "the revision continues the target's numbering"
 
     # a second target agreeing on v1 and holding other bytes under v2: v1 verified there, v2 a conflict
-    report = journal.adopt_target("t2", "m2", [known(b"a.pdf", 1, 10, "a1", 100.0), known(b"a.pdf", 2, 11, "zz", 210.0)])
+    report = journal.adopt_target("t2", "m2", [known(b"a.pdf", 1, 10, "a1", 100.0),
+                                              known(b"a.pdf", 2, 11, "zz", 210.0)])
     assert report.replicas == 1 and len(report.conflicts) == 1 and "a.pdf v2" in report.conflicts[0]
 
     # observed while the target was unreachable (never replicated): renumbered after the target's versions

@@ -61,7 +61,7 @@ def test_a_journal_lost_and_rebuilt_from_the_target_keeps_every_version(rig, req
         name = "offsite"
         d = rig.deployment(targets=[server.target_config(name, str(root)).model_dump(mode="json", exclude_none=True)])
     d.start()
-    versions = [b"form, first draft " * 100, b"form, corrected " * 120, b"form, signed " * 90]
+    versions = [b"form, first draft " * 100, b"form, signed " * 90]
     other = os.urandom(5000)
     write_file(d.uploads / OTHER, other)
     for data in versions:
@@ -86,8 +86,8 @@ def test_a_journal_lost_and_rebuilt_from_the_target_keeps_every_version(rig, req
 
     area = root / ".jaga" / "versions" / "uploads" / FORM
     kept = {p.name: sha(p.read_bytes()) for p in area.iterdir()}
-    assert kept == {str(n): sha(versions[n - 1]) for n in (1, 2, 3)}, "a version in .jaga/versions/ was overwritten"
-    assert numbers == [1, 2, 3, 4], f"the numbering must continue from the target's manifest: {numbers}"
+    assert kept == {str(n): sha(versions[n - 1]) for n in (1, 2)}, "a version in .jaga/versions/ was overwritten"
+    assert numbers == [1, 2, 3], f"the numbering must continue from the target's manifest: {numbers}"
 
     latest = restored(d, name, rig.base / "latest")
     assert latest == {FORM.encode(): sha(versions[-1]), OTHER.encode(): sha(other)}
@@ -95,7 +95,7 @@ def test_a_journal_lost_and_rebuilt_from_the_target_keeps_every_version(rig, req
     for entry in manifest_entries(root):
         if entry.key == b"uploads/" + FORM.encode():
             stamps.setdefault(entry.sha256, entry.replicated_at)
-    for number in (1, 2, 3):
+    for number in (1, 2):
         between = (stamps[sha(versions[number - 1])] + stamps[sha(versions[number])]) / 2
         then = restored(d, name, rig.base / f"at-{number}", "--at", moment(between), "--path", FORM)
         assert then == {FORM.encode(): sha(versions[number - 1])}, f"restore --at between v{number} and v{number + 1}"

@@ -50,7 +50,7 @@ def test_a_foreign_target_swapped_in_mid_stream_receives_nothing_and_nothing_is_
         rig.mounts.tmpfs(foreign, "32m")  # its own filesystem: another st_dev, like another disk
     before = foreign_target(foreign)
     d.start()
-    writer = rig.writer(d.uploads, count=900, rate=100, sizes=(500, 20_000), seed=10)
+    writer = rig.writer(d.uploads, count=500, rate=120, sizes=(500, 20_000), seed=10)
     writer.start()
     wait_for(lambda: d.counter("jaga_replicas_verified_total", target="secondary") >= 40, timeout=30,
              message="replication under way on the right disk")
