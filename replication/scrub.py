@@ -59,6 +59,8 @@ class Scrubber:
         except (TargetDown, TargetError) as exc:
             error = str(exc)
             log.warning("scrub of %s could not finish: %s", target.name, exc)
+        finally:
+            target.close()  # nothing held between scrubs: a disk unmounted meanwhile can be released
         run = ScrubRecord(target.name, started, time.time(), checked, bytes_read, missing, corrupt, unexpected,
                           error)
         self.journal.record_scrub(run)
