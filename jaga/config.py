@@ -59,6 +59,8 @@ class ScrubConfig(Section):
 
 class MetricsConfig(Section):
     listen: str = Field(default="127.0.0.1:9108", description="host:port for /metrics, /healthz, /readyz, /")
+    web_config: Path | None = Field(default=None, description="TLS and basic auth: a Prometheus exporter-toolkit "
+                                    "web-config file (tls_server_config, basic_auth_users); HTTPS only then")
 
     @field_validator("listen")
     @classmethod
@@ -175,6 +177,8 @@ def _resolve_paths(config: Config, base: Path) -> None:
     for target in config.targets:
         resolve_paths(target, resolve)
     config.monitor.filesystems.extra_paths = [resolve(p) for p in config.monitor.filesystems.extra_paths]
+    if config.metrics.web_config is not None:
+        config.metrics.web_config = resolve(config.metrics.web_config)
 
 
 def resolve_sqlite_url(url: str, base: Path) -> str:
