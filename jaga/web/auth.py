@@ -42,6 +42,7 @@ class BasicAuth:
         self._verified: dict[str, bytes] = {}   # user -> HMAC of the password that last checked out
         self._lock = threading.Lock()
         self._slow = threading.BoundedSemaphore(SLOW_CHECKS)
+        self.slow_checks = 0    # bcrypt verifications run, remembered ones not counted
         # an unknown user's password is checked against a real hash (and refused whatever the result),
         # so the answer's timing does not tell which user names exist
         self._decoy = next(iter(self._users.values()))
@@ -63,6 +64,7 @@ class BasicAuth:
             return name
         hashed = self._users.get(name)
         with self._slow:
+            self.slow_checks += 1
             try:
                 good = bcrypt.checkpw(password, hashed if hashed is not None else self._decoy)
             except ValueError:   # e.g. a password longer than bcrypt's 72 bytes

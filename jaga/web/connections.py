@@ -70,6 +70,7 @@ class BoundedListener:
         self._open: dict[int, Connection] = {}
         self._changed = threading.Condition()
         self._stopping = threading.Event()
+        self._wake, self._waker = socket.socketpair()   # stop() writes to _waker to end the select at once
         self._thread = threading.Thread(target=self._accept_loop, name="web-accept", daemon=True)
         self.evicted = 0
         self._accept_failed_at = 0.0
@@ -87,21 +88,25 @@ class BoundedListener:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._waker.send(b"x")
         self._thread.join(5)
         with self._changed:
             for conn in self._open.values():
                 conn.abort()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._sock.close()
+        for sock in (self._sock, self._wake, self._waker):
+            sock.close()
 
     # -- accepting ------------------------------------------------------------------------------
 
     def _accept_loop(self) -> None:
         with selectors.DefaultSelector() as selector:
             selector.register(self._sock, selectors.EVENT_READ)
+            selector.register(self._wake, selectors.EVENT_READ)
             while not self._stopping.is_set():
                 self._expire()
-                if selector.select(TICK) and self._make_room():
+                ready = selector.select(TICK)
+                if any(key.fileobj is self._sock for key, _ in ready) and self._make_room():
                     self._accept()
 
     def _accept(self) -> None:

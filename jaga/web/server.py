@@ -47,10 +47,11 @@ def exposure_warning(address: tuple[str, int], security: WebSecurity) -> str | N
 
 class WebServer:
     def __init__(self, address: tuple[str, int], source: StatusSource, security: WebSecurity = OPEN,
-                 limit: int | None = None):
+                 **limits):
+        """``limits``: BoundedListener's ``limit``, ``io_timeout`` and ``deadline``, for tests."""
         self.source = source
         self.security = security            # replaced whole by reconfigure(): each request reads it once
-        self._listener = BoundedListener(address, self._serve, limit)
+        self._listener = BoundedListener(address, self._serve, **limits)
 
     @property
     def address(self) -> tuple[str, int]:
