@@ -21,7 +21,7 @@ from jaga.metrics import Metrics
 from jaga.systemd import Notifier
 from jaga.web import WebServer
 from jaga.web.health import STALL_LIMIT
-from jaga.web.webconfig import WebConfigError, WebSecurity, load_web_config
+from jaga.web.webconfig import WebSecurity, web_security
 from journal import Journal, JournalError
 from journal.records import ScrubRecord
 from monitor.service import Monitor
@@ -268,10 +268,3 @@ class Daemon:
     def healthy(self) -> bool:
         return self.heartbeat_age() < STALL_LIMIT
 
-
-def web_security(config: Config) -> WebSecurity:
-    """The listener's TLS and users from ``metrics.web_config``; ConfigError when the file is unusable."""
-    try:
-        return load_web_config(config.metrics.web_config)
-    except WebConfigError as exc:
-        raise ConfigError(f"metrics.web_config: {exc}") from None

@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from common.configtypes import Section
+from jaga.config import Config, ConfigError
 from jaga.web.auth import BasicAuth, is_bcrypt
 
 CLIENT_AUTH = {
@@ -90,6 +91,7 @@ class WebSecurity:
 
     source: Path | None = None
     tls: ssl.SSLContext | None = None
+    cert_file: Path | None = None        # what the listener presents (`jaga status` pins it)
     users: BasicAuth | None = None
     headers: tuple[tuple[str, str], ...] = ()
 
@@ -115,6 +117,14 @@ OPEN = WebSecurity()
 """No web config: plain HTTP, no authentication (then jaga should listen on loopback only)."""
 
 
+def web_security(config: Config) -> WebSecurity:
+    """The listener's TLS and users from ``metrics.web_config``; ConfigError when the file is unusable."""
+    try:
+        return load_web_config(config.metrics.web_config)
+    except WebConfigError as exc:
+        raise ConfigError(f"metrics.web_config: {exc}") from None
+
+
 def load_web_config(path: Path | None) -> WebSecurity:
     """The listener's security from ``path`` (None: OPEN), or WebConfigError saying what is wrong."""
     if path is None:
@@ -135,9 +145,9 @@ def load_web_config(path: Path | None) -> WebSecurity:
                                  "would cross the network in clear text")
         raise WebConfigError(f"{path}: no tls_server_config: a web config makes jaga serve HTTPS only, so it "
                              "needs cert_file and key_file")
-    tls = _tls_context(path, parsed.tls_server_config)
+    tls, cert_file = _tls_context(path, parsed.tls_server_config)
     headers = tuple(parsed.http_server_config.headers.items())
-    return WebSecurity(source=path, tls=tls, users=users, headers=headers)
+    return WebSecurity(source=path, tls=tls, cert_file=cert_file, users=users, headers=headers)
 
 
 def _read(path: Path) -> dict:
@@ -168,7 +178,7 @@ def _users(path: Path, users: dict[str, SecretStr]) -> BasicAuth | None:
     return BasicAuth({name: hashed.get_secret_value().encode() for name, hashed in users.items()})
 
 
-def _tls_context(path: Path, tls: TlsServerConfig) -> ssl.SSLContext:
+def _tls_context(path: Path, tls: TlsServerConfig) -> tuple[ssl.SSLContext, Path]:
     base = path.resolve().parent
 
     def resolve(p: Path) -> Path:
@@ -207,4 +217,4 @@ def _tls_context(path: Path, tls: TlsServerConfig) -> ssl.SSLContext:
         raise WebConfigError(f"{path}: tls_server_config.client_auth_type {auth_type} needs client_ca_file")
     if tls.prefer_server_cipher_suites:
         context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
-    return context
+    return context, cert
