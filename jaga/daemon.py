@@ -133,7 +133,7 @@ class Daemon:
         self.monitor.start(self.scheduler)
 
     def _start_web(self, security: WebSecurity) -> None:
-        self.web = WebServer(self.config.metrics.address, self.status, security)
+        self.web = WebServer(self.config.metrics.address, self.status, security, self.metrics.web)
         self.web.start()
         log.info("metrics and status on %s://%s:%d/ (%s; at most %d connections at once)",
                  "https" if security.tls else "http", *self.web.address, security.describe(),

@@ -9,11 +9,13 @@ import shutil
 import signal
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.harness import free_port, jaga_command, wait_for, write_file
+from tests.servers.flood import IdleFlood
 from tests.servers.tls import PASSWORD, USER, basic, make_pki
 
 PROMETHEUS = shutil.which("prometheus")
@@ -143,3 +145,32 @@ def test_listening_on_every_address_without_a_web_config_warns_at_start(deployme
     deployment.start()
     assert "reachable beyond this machine without TLS" in deployment.log_text()
     assert b"id='exposed'" in deployment.http("/")[1]
+
+
+@pytest.mark.skipif(shutil.which("prlimit") is None, reason="prlimit is not installed (util-linux)")
+def test_an_idle_connection_flood_under_1024_descriptors_leaves_replication_and_healthz_working(deployment):
+    """systemd's default limit; a flood of 1,500 connections that never send a byte, each replaced as soon
+    as jaga closes it. Before: every one held a thread and a descriptor, the target went down with EMFILE."""
+    deployment.start(wrapper=["prlimit", "--nofile=1024:1024", "--"])
+    fds = Path(f"/proc/{deployment.process.pid}/fd")
+    held = []
+    with IdleFlood(deployment.port, connections=1500, per_second=300) as flood:
+        wait_for(lambda: flood.established >= 1000, timeout=60, message="1,000 idle connections established")
+        for i in range(30):
+            write_file(deployment.uploads / "flood" / f"{i:02d}.pdf", os.urandom(20_000))
+            held.append(len(os.listdir(fds)))
+        wait_for(lambda: all(deployment.is_verified(b"flood/%02d.pdf" % i) for i in range(30)), timeout=90,
+                 interval=0.5, message="30 uploads verified during the flood")
+        wait_for(lambda: _answers(deployment, "/healthz"), timeout=30, message="/healthz answers during the flood")
+        held.append(len(os.listdir(fds)))
+        assert flood.closed_by_server > 0        # jaga made room by closing idle connections
+    assert max(held) < 1024 // 4, held
+    assert "Too many open files" not in deployment.log_text()
+    assert deployment.metric("jaga_web_connections_evicted_total") > 0
+
+
+def _answers(deployment, path: str) -> bool:
+    try:
+        return deployment.http(path)[0] == 200
+    except OSError:
+        return False

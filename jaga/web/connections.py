@@ -9,8 +9,9 @@ targets went down with "Too many open files". Here:
 - beyond that, connections wait in the kernel's listen backlog, which costs jaga no descriptor;
 - every read and write times out (IO_TIMEOUT) and every connection is closed DEADLINE seconds after
   it was accepted, however slowly it dribbles its request in;
-- at the limit, a new connection evicts the oldest one that has not sent its request yet, so a flood
-  of idle connections cannot lock out a scrape or a health check.
+- at the limit, a new connection evicts the oldest one that has not sent a byte yet (or, failing that,
+  one still sending its request after SLOW seconds), so a flood of idle connections cannot lock out
+  a scrape or a health check.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ FD_SHARE = 8          # the listener holds at most 1/8 of the process's descript
 BACKLOG = 128
 IO_TIMEOUT = 10.0     # seconds a connection may stay silent (handshake, request, reading our answer)
 DEADLINE = 30.0       # seconds a connection may live, whatever it does
+SLOW = 2.0            # seconds after which a connection still sending its request may be evicted
 TICK = 0.5
 
 
@@ -42,12 +44,13 @@ def connection_limit(wanted: int = MAX_CONNECTIONS) -> int:
 
 
 class Connection:
-    """One accepted socket; ``busy`` once its request has arrived (then it is not evicted)."""
+    """One accepted socket: ``talking`` once its first byte arrived, ``busy`` once its whole request did."""
 
-    __slots__ = ("sock", "peer", "accepted_at", "busy")
+    __slots__ = ("sock", "peer", "accepted_at", "talking", "busy")
 
     def __init__(self, sock: socket.socket, peer: tuple):
-        self.sock, self.peer, self.accepted_at, self.busy = sock, peer, time.monotonic(), False
+        self.sock, self.peer, self.accepted_at = sock, peer, time.monotonic()
+        self.talking = self.busy = False
 
     def abort(self) -> None:
         """Wake the thread blocked on this socket (it then closes it); safe from any thread."""
@@ -59,8 +62,11 @@ class Connection:
 
 class BoundedListener:
     def __init__(self, address: tuple[str, int], serve: Callable[[Connection], None],
-                 limit: int | None = None, io_timeout: float = IO_TIMEOUT, deadline: float = DEADLINE):
+                 limit: int | None = None, io_timeout: float = IO_TIMEOUT, deadline: float = DEADLINE,
+                 metrics=None):
+        """``metrics``: a jaga.metrics.ListenerMetrics, or None."""
         self.limit = limit or connection_limit()
+        self.metrics = metrics
         self.io_timeout, self.deadline = io_timeout, deadline
         self._serve = serve
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
@@ -74,6 +80,8 @@ class BoundedListener:
         self._thread = threading.Thread(target=self._accept_loop, name="web-accept", daemon=True)
         self.evicted = 0
         self._accept_failed_at = 0.0
+        if metrics is not None:
+            metrics.limit.set(self.limit)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -124,19 +132,31 @@ class BoundedListener:
         conn = Connection(sock, peer)
         with self._changed:
             self._open[id(conn)] = conn
+            self._count()
         self._pool.submit(self._run, conn)
 
     def _make_room(self) -> bool:
-        """True when a slot is free, after evicting the oldest idle connection if need be."""
+        """True when a slot is free, after evicting an idle connection if need be."""
         with self._changed:
             if len(self._open) < self.limit:
                 return True
-            idle = [conn for conn in self._open.values() if not conn.busy]
-            if idle:
-                min(idle, key=lambda conn: conn.accepted_at).abort()
+            victim = self._idlest()
+            if victim is not None:
+                victim.abort()
                 self.evicted += 1
+                if self.metrics is not None:
+                    self.metrics.evicted.inc()
             self._changed.wait_for(lambda: len(self._open) < self.limit, TICK)
             return len(self._open) < self.limit
+
+    def _idlest(self) -> Connection | None:
+        """The oldest connection that has sent nothing yet; else the oldest one still sending its request
+        after SLOW seconds (a TLS handshake over a slow link is not cut for a flood of silent ones)."""
+        waiting = [conn for conn in self._open.values() if not conn.busy]
+        silent = [conn for conn in waiting if not conn.talking]
+        slow = [conn for conn in waiting if time.monotonic() - conn.accepted_at > SLOW]
+        candidates = silent or slow
+        return min(candidates, key=lambda conn: conn.accepted_at) if candidates else None
 
     def _expire(self) -> None:
         cutoff = time.monotonic() - self.deadline
@@ -161,4 +181,9 @@ class BoundedListener:
                 pass
             with self._changed:
                 self._open.pop(id(conn), None)
+                self._count()
                 self._changed.notify_all()
+
+    def _count(self) -> None:
+        if self.metrics is not None:
+            self.metrics.connections.set(len(self._open))

@@ -47,11 +47,13 @@ def exposure_warning(address: tuple[str, int], security: WebSecurity) -> str | N
 
 class WebServer:
     def __init__(self, address: tuple[str, int], source: StatusSource, security: WebSecurity = OPEN,
-                 **limits):
-        """``limits``: BoundedListener's ``limit``, ``io_timeout`` and ``deadline``, for tests."""
+                 metrics=None, **limits):
+        """``metrics``: a jaga.metrics.ListenerMetrics or None; ``limits``: BoundedListener's ``limit``,
+        ``io_timeout`` and ``deadline``, for tests."""
         self.source = source
         self.security = security            # replaced whole by reconfigure(): each request reads it once
-        self._listener = BoundedListener(address, self._serve, **limits)
+        self.metrics = metrics
+        self._listener = BoundedListener(address, self._serve, metrics=metrics, **limits)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -78,10 +80,11 @@ class WebServer:
     def _serve(self, conn: Connection) -> None:
         security = self.security
         verified_peer = False
+        first = conn.sock.recv(1, socket.MSG_PEEK)
+        if not first:
+            return
+        conn.talking = True
         if security.tls is not None:
-            first = conn.sock.recv(1, socket.MSG_PEEK)
-            if not first:
-                return
             if first[0] != TLS_HANDSHAKE:
                 conn.sock.sendall(PLAIN_TO_TLS)
                 return
@@ -93,16 +96,16 @@ class WebServer:
                 return
             verified_peer = security.client_certificates and bool(conn.sock.getpeercert())
         _Handler(conn.sock, conn.peer, _Exchange(self.source, security, conn, verified_peer,
-                                                 exposure_warning(self.address, security)))
+                                                 exposure_warning(self.address, security), self.metrics))
 
 
 class _Exchange:
     """What one connection's handler needs (http.server passes it as ``server``)."""
 
     def __init__(self, source: StatusSource, security: WebSecurity, conn: Connection, verified_peer: bool,
-                 notice: str | None):
+                 notice: str | None, metrics):
         self.source, self.security, self.conn = source, security, conn
-        self.verified_peer, self.notice = verified_peer, notice
+        self.verified_peer, self.notice, self.metrics = verified_peer, notice, metrics
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -115,6 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
         authenticated = self.server.verified_peer
         if security.users is not None:
             if security.users.check(self.headers.get("Authorization")) is None:
+                if self.server.metrics is not None:
+                    self.server.metrics.unauthorized.inc()
                 self._send(401, b"unauthorized\n", "text/plain", [("WWW-Authenticate", 'Basic realm="jaga"')])
                 return
             authenticated = True
