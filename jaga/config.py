@@ -143,7 +143,7 @@ def load_config(path: str | os.PathLike) -> Config:
 
 def parse_config(data: dict, base: Path, source: Path | None = None) -> Config:
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context={"base": base})   # base: for {file: ...} secrets
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
     config.source = source

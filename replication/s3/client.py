@@ -1,4 +1,4 @@
-"""Building the boto3 client (credentials from the environment, a profile or a file) and turning
+"""Building the boto3 client (credentials from the config's keys, the environment, a profile or a file) and turning
 botocore's errors into TargetDown / TargetError. Credentials are read by botocore, never by jaga,
 and never appear in a message or a log line.
 """
@@ -32,7 +32,10 @@ def make_client(config: S3TargetConfig):
         core = botocore.session.Session(profile=config.profile)
         if config.credentials_file is not None:
             core.set_config_variable("credentials_file", str(config.credentials_file))
-        session = boto3.session.Session(botocore_session=core, region_name=config.region)
+        keys = {} if config.access_key_id is None else {
+            "aws_access_key_id": config.access_key_id.get_secret_value(),
+            "aws_secret_access_key": config.secret_access_key.get_secret_value()}
+        session = boto3.session.Session(botocore_session=core, region_name=config.region, **keys)
         return session.client("s3", endpoint_url=config.endpoint_url, config=client_config(config))
     except ProfileNotFound as exc:
         raise TargetDown(f"target {config.name}: {exc}") from None

@@ -176,7 +176,9 @@ def connect(config: SftpTargetConfig) -> paramiko.SSHClient:
     timeout = config.timeout
     try:
         sock = open_socket(config.host, config.port, timeout)
+        passphrase = config.key_passphrase.get_secret_value() if config.key_passphrase else None
         client.connect(config.host, config.port, username=config.user, key_filename=str(config.key_file),
+                       passphrase=passphrase,
                        sock=sock, timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
                        channel_timeout=timeout, allow_agent=False, look_for_keys=False)
     except UnknownHostKey as exc:
