@@ -21,7 +21,8 @@ class S3TargetConfig(TargetBase):
     credentials_file: Path | None = None
     access_key_id: Secret | None = Field(default=None, description="with secret_access_key: keys given here "
                                          "(inline, {file: PATH} or {env: VARIABLE}) instead of the AWS chain")
-    secret_access_key: Secret | None = None
+    secret_access_key: Secret | None = Field(default=None, description="the secret half of the pair, "
+                                             "best as {file: PATH} or {env: VARIABLE}")
     multipart_threshold: Size = 64 * 1024 * 1024
     bandwidth: Size | None = None
     timeout: Duration = 60.0
