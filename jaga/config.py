@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from common.configtypes import NAME, Duration, Name, Section, Size
+from common.yamlfile import load_mapping
 from monitor.settings import AlertsConfig, MonitorConfig
 from replication.factory import BACKENDS, TargetConfig, resolve_paths
 from replication.local.config import LocalTargetConfig
@@ -128,16 +128,7 @@ def _unique(values: list[str], key: str, what: str) -> None:
 def load_config(path: str | os.PathLike) -> Config:
     """Read, validate and resolve a config file, or raise ConfigError saying what is wrong."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections (journal, watch, targets, ...)")
+    data = load_mapping(path, "config", ConfigError, "sections (journal, watch, targets, ...)")
     return parse_config(data, base=path.resolve().parent, source=path.resolve())
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jaga.config import ConfigError, parse_config
+from jaga.config import ConfigError, load_config, parse_config
 from monitor.notify import SmtpNotifier
 from tests.harness import free_port, jaga_command, wait_for, write_file
 from tests.monitor.test_notify import NOTE, dispatcher
@@ -118,3 +118,12 @@ def test_the_daemon_uses_keys_from_files_and_the_environment_and_logs_none(
         checked.stdout + checked.stderr + deployment.log_text()
     for secret in (PASSPHRASE, SECRET_KEY, ACCESS_KEY, SMTP_PASSWORD):
         assert secret not in shown
+
+
+def test_a_yaml_error_says_where_without_quoting_the_line(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(f"watch: [{{path: uploads}}]\ntargets:\n  - {{name: c, type: s3, bucket: b,\n"
+                    f"     secret_access_key: '{SECRET_KEY}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "not valid YAML at line" in str(caught.value) and SECRET_KEY not in str(caught.value)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from common.configtypes import Section
+from common.yamlfile import load_mapping
 from jaga.config import Config, ConfigError
 from jaga.web.auth import BasicAuth, is_bcrypt
 
@@ -129,7 +129,7 @@ def load_web_config(path: Path | None) -> WebSecurity:
     """The listener's security from ``path`` (None: OPEN), or WebConfigError saying what is wrong."""
     if path is None:
         return OPEN
-    data = _read(path)
+    data = load_mapping(path, "the web config", WebConfigError, "tls_server_config, basic_auth_users, ...")
     try:
         parsed = WebConfigFile.model_validate(data)
     except ValidationError as exc:
@@ -148,22 +148,6 @@ def load_web_config(path: Path | None) -> WebSecurity:
     tls, cert_file = _tls_context(path, parsed.tls_server_config)
     headers = tuple(parsed.http_server_config.headers.items())
     return WebSecurity(source=path, tls=tls, cert_file=cert_file, users=users, headers=headers)
-
-
-def _read(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise WebConfigError(f"cannot read the web config {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise WebConfigError(f"{path}: not valid YAML") from None  # the parser's message quotes the text
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise WebConfigError(f"{path}: expected a mapping (tls_server_config, basic_auth_users, ...)")
-    return data
 
 
 def _users(path: Path, users: dict[str, SecretStr]) -> BasicAuth | None:
