@@ -156,9 +156,12 @@ def test_listening_beyond_loopback_without_tls_shows_a_warning(serve, pki):
     page = fetch(f"http://127.0.0.1:{open_server.address[1]}/")[1]
     assert "id='exposed'" in page and "metrics.web_config" in page
     assert "id='exposed'" not in fetch(f"http://127.0.0.1:{serve(Status()).address[1]}/")[1]
-    tls_server = serve(Status(), load_web_config(pki.web_config()), host="0.0.0.0")
+    tls_only = serve(Status(), load_web_config(pki.web_config()), host="0.0.0.0")
+    assert "without authentication" in tls_only.warning
+    tls_server = serve(Status(), load_web_config(pki.web_config(users={USER: PASSWORD})), host="0.0.0.0")
     assert tls_server.warning is None
-    assert "id='exposed'" not in fetch(f"https://127.0.0.1:{tls_server.address[1]}/", pki.client_context())[1]
+    page = fetch(f"https://127.0.0.1:{tls_server.address[1]}/", pki.client_context(), basic())[1]
+    assert "id='exposed'" not in page and "Accepting uploads" in page
 
 
 def test_reconfigure_swaps_users_for_the_next_connection(serve, pki):

@@ -38,11 +38,15 @@ def is_loopback(host: str) -> bool:
 
 
 def exposure_warning(address: tuple[str, int], security: WebSecurity) -> str | None:
-    """Why this listener is open to more than this machine without TLS and authentication, if it is."""
-    if is_loopback(address[0]) or security.tls is not None:
+    """Why this listener is open to more than this machine without TLS or authentication, if it is."""
+    if is_loopback(address[0]):
         return None
-    return (f"the listener on {address[0] or '*'}:{address[1]} is reachable beyond this machine without TLS "
-            "or authentication; set metrics.web_config (see docs/monitoring.md)")
+    where = f"the listener on {address[0] or '*'}:{address[1]} is reachable beyond this machine"
+    if security.tls is None:
+        return f"{where} without TLS or authentication; set metrics.web_config (see docs/monitoring.md)"
+    if security.users is None and security.tls.verify_mode != ssl.CERT_REQUIRED:
+        return f"{where} without authentication; add basic_auth_users or client_ca_file to {security.source}"
+    return None
 
 
 class WebServer:
@@ -85,8 +89,10 @@ class WebServer:
             return
         conn.talking = True
         if security.tls is not None:
-            if first[0] != TLS_HANDSHAKE:
+            if first[0] != TLS_HANDSHAKE:   # read the request first: closing on unread bytes resets the answer
+                conn.sock.recv(65536)
                 conn.sock.sendall(PLAIN_TO_TLS)
+                conn.sock.shutdown(socket.SHUT_WR)
                 return
             conn.sock = security.tls.wrap_socket(conn.sock, server_side=True, do_handshake_on_connect=False)
             try:
