@@ -45,8 +45,8 @@ class RedactedSource:
         return disks
 
     def firing_alerts(self) -> list[dict]:
-        return [dict(alert, subject=self.mask(alert.get("subject") or ""), summary=self.mask(alert.get("summary") or ""))
-                for alert in self._source.firing_alerts()]
+        return [dict(alert, subject=self.mask(alert.get("subject") or ""),
+                     summary=self.mask(alert.get("summary") or "")) for alert in self._source.firing_alerts()]
 
     def watch_problems(self) -> list[str]:
         return [self.mask(problem) for problem in self._source.watch_problems()]
