@@ -21,7 +21,7 @@ from replication.s3.keys import VERSIONS, ObjectNames, decode_key
 from replication.s3.upload import delete_quietly, hex_of, put_large, put_small, read_up_to
 from replication.throttle import Throttle
 from replication.target import (ManifestEntry, Marker, Target, TargetDown, TargetError,
-                                check_key, conflict_key, version_key)
+                                check_key, conflict_key, display_key, version_key)
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class S3Target(Target):
             aside = conflict_key(keep_as, time.time_ns())
             log.warning("target %s: %s already holds other bytes (an earlier history of this file, e.g. from "
                         "before the journal was rebuilt); the object being replaced is kept as %s", self.name,
-                        _show(keep_as), _show(aside))
+                        display_key(keep_as), display_key(aside))
             kept = self.names.data(aside)
         self.client.copy_object(Bucket=self.bucket, Key=kept, CopySource={"Bucket": self.bucket, "Key": name},
                                 MetadataDirective="COPY", ChecksumAlgorithm="SHA256")
