@@ -15,6 +15,7 @@ from jaga.commands import OK, PROBLEMS, USAGE, UsageError  # noqa: F401 (the exi
 from jaga.commands import check_config, disks, init_target, report, restore, run, status, sync, verify
 from jaga.config import ConfigError, load_config
 from jaga.logs import setup_logging
+from jaga.preflight import Unusable
 from journal import JournalError
 
 VERBS = (run, sync, status, check_config, init_target, disks, verify, restore, report)
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_level or config.logging.level, args.log_format or config.logging.format)
     try:
         return args.handler(config, args)
+    except Unusable as exc:
+        for line in exc.problems:
+            print(f"jaga: config error: {line}", file=sys.stderr)
+        return USAGE
     except (ConfigError, UsageError) as exc:
         print(f"jaga: {exc}", file=sys.stderr)
         return USAGE

@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from common.configtypes import NAME, Duration, Name, Section, Size
+from jaga.yamlfile import YamlError, read_yaml
 from monitor.settings import AlertsConfig, MonitorConfig
 from replication.factory import BACKENDS, TargetConfig, resolve_paths
 from replication.local.config import LocalTargetConfig
@@ -80,7 +80,8 @@ class LoggingConfig(Section):
 
 
 class UiConfig(Section):
-    language: Literal["en", "id"] = "en"
+    language: Literal["auto", "en", "id"] = Field(
+        default="auto", description="the status page's language; auto: the browser's Accept-Language (else en)")
 
 
 class Config(Section):
@@ -131,9 +132,9 @@ def load_config(path: str | os.PathLike) -> Config:
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        data = read_yaml(path, text)
+    except YamlError as exc:
+        raise ConfigError(str(exc)) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (journal, watch, targets, ...)")
     return parse_config(data, base=path.resolve().parent, source=path.resolve())

@@ -13,5 +13,7 @@ def register(subparsers, common) -> None:
 
 def run(config, args) -> int:
     from jaga.daemon import Daemon
+    from jaga.preflight import refuse_unusable
+    refuse_unusable(config)
     Daemon(config).run_forever()
     return OK

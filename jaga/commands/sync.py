@@ -16,6 +16,8 @@ def register(subparsers, common) -> None:
 
 def run(config, args) -> int:
     from jaga.daemon import Daemon
+    from jaga.preflight import refuse_unusable
+    refuse_unusable(config)
     daemon = Daemon(config)
     try:
         all_verified = daemon.sync_once(args.timeout)
