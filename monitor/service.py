@@ -128,6 +128,7 @@ class Monitor:
         status = self.replication_status()
         self.alerts.evaluate("target:", conditions.target_conditions(status, self.config.alerts))
         self._export_alerts()
+        self.dispatcher.refresh(self.alerts.firing_notes())
 
     def scrub_finished(self, target: str, run: ScrubRecord) -> None:
         """A scheduled scrub of ``target`` ended: damage it found fires, a clean scrub resolves it."""

@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -183,22 +184,31 @@ def test_a_file_moved_in_from_outside_the_tree_is_complete_at_once(deployment, t
     wait_for(lambda: deployment.is_verified(b"inbox/moved.pdf"), message="moved-in file verified")
 
 
-def test_a_fresh_checkout_without_var_starts(tmp_path):
-    """`make run` on a new clone: neither var/ (the journal's folder) nor var/uploads exist yet."""
+def test_a_fresh_checkout_without_var_starts_with_make_run(tmp_path):
+    """`make run` on a new clone: neither var/ (the journal's folder) nor var/uploads exist yet. The
+    Makefile creates ./var/uploads for the repo's default config; jaga alone refuses a missing watch
+    folder (a typo in a real config must not become an empty folder reported safe)."""
     import subprocess
+    import sys
     from tests.harness import REPO, free_port, jaga_command
     config = tmp_path / "config.yaml"
     port = free_port()
     config.write_text((REPO / "config.yaml").read_text().replace("127.0.0.1:9108", f"127.0.0.1:{port}")
                       .replace("    smartctl: smartctl\n", "    enabled: false\n"))
-    daemon = subprocess.Popen(jaga_command("-c", str(config), "run"), stderr=subprocess.PIPE)
+    alone = subprocess.run(jaga_command("-c", str(config), "run"), capture_output=True, text=True, timeout=60)
+    assert alone.returncode == 2 and "watch folder" in alone.stderr and not (tmp_path / "var" / "uploads").exists()
+
+    venv = Path(sys.executable).parent.parent
+    daemon = subprocess.Popen(["make", "--no-print-directory", "-f", str(REPO / "Makefile"), "-C", str(tmp_path),
+                               "-o", f"{venv}/.installed", f"VENV={venv}", "run"],
+                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for(lambda: (tmp_path / "var" / "uploads").is_dir() or daemon.poll() is not None,
-                 message="the daemon creating var/uploads")
+        wait_for(lambda: (tmp_path / "var" / "replica" / ".jaga-target").exists() or daemon.poll() is not None,
+                 30, message="make run starting the daemon")
         assert daemon.poll() is None, daemon.stderr.read().decode()
         write_file(tmp_path / "var" / "uploads" / "first.pdf", b"the first proposal")
         wait_for(lambda: (tmp_path / "var" / "replica" / "uploads" / "first.pdf").exists(),
                  message="replicated under ./var/replica")
     finally:
-        daemon.terminate()
-        assert daemon.wait(10) == 0
+        os.killpg(daemon.pid, signal.SIGTERM)
+        daemon.wait(10)
