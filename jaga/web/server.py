@@ -51,7 +51,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(200, live_status(self.source))
             elif path == "/":
                 from jaga.web.page import render_status_page
-                self._send(200, render_status_page(self.source).encode(), "text/html; charset=utf-8")
+                page = render_status_page(self.source, self.headers.get("Accept-Language"))
+                self._send(200, page.encode(), "text/html; charset=utf-8")
             else:
                 self._send(404, b"not found\n", "text/plain")
         except Exception:
