@@ -35,8 +35,10 @@ def common_options() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaga", description="Keep uploaded files safe and disks watched.",
-                                     parents=[common_options()])
+    parser = argparse.ArgumentParser(
+        prog="jaga", description="Keep uploaded files safe and disks watched. `jaga COMMAND --help` for each.",
+        epilog="exit status: 0 fine; 1 problems found (each command's --help says which); 2 usage or config "
+               "error", parents=[common_options()])
     # its own copy: set_defaults changes the actions, which parents share rather than copy
     parser.set_defaults(config="config.yaml", log_level=None, log_format=None)
     parser.add_argument("--version", action="version", version=f"jaga {__version__}")

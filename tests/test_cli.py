@@ -52,6 +52,27 @@ def test_every_verb_has_a_description_and_every_option_a_help_line(verb):
         assert action.help and action.help != argparse.SUPPRESS, f"{verb} {name} has no help"
 
 
+@pytest.mark.parametrize("verb", VERB_ARGS)
+def test_every_verbs_help_says_what_it_does_each_option_and_the_exit_statuses(verb, capsys):
+    """What `jaga VERB --help` prints, walked for every verb."""
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args([verb, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    description = text.split("\n\n")[1]
+    assert len(description.split()) >= 8, f"{verb}: {description!r}"
+    statuses = text.split("exit status:\n")[1]
+    codes = [line.split()[0] for line in statuses.splitlines() if line.strip()]
+    assert codes[-1] == "2" and "0" in codes and codes == sorted(codes), statuses
+    for action in subcommands(build_parser())[verb]._actions:
+        for option in action.option_strings:
+            assert option in text
+    if verb in ("report", "restore"):
+        for form in ("today", "yesterday", "2026-12-01", "01/12/2026 (day first)", "2026-12-01T08:00",
+                     "local time", "time zone", "$TZ", "+07:00"):
+            assert form in " ".join(text.split()), (verb, form)
+
+
 @pytest.mark.parametrize("order", ["before", "after"])
 @pytest.mark.parametrize("verb", VERB_ARGS)
 def test_the_config_given_on_the_command_line_is_the_one_read(verb, order, tmp_path):

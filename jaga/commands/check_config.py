@@ -13,7 +13,8 @@ from jaga.commands import OK, USAGE, add_command
 
 def register(subparsers, common) -> None:
     add_command(subparsers, common, "check-config", run, "validate the config and check it against this machine",
-                __doc__)
+                __doc__,
+                {OK: "the config is valid and can run on this machine"})
 
 
 def run(config, args) -> int:

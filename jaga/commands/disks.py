@@ -17,12 +17,12 @@ JSON_FIELDS = ("device", "path", "model", "serial", "firmware", "interface", "he
 
 def register(subparsers, common) -> None:
     parser = add_command(subparsers, common, "disks", run,
-                         "poll SMART now and show every disk's health", __doc__)
+                         "poll SMART now and show every disk's health", __doc__,
+                         {OK: "every disk is ok and SMART covers every folder jaga depends on",
+                          PROBLEMS: "a disk is warning, failing or unknown, SMART is unavailable, or a folder has no "
+                                    "SMART coverage"})
     parser.add_argument("--json", action="store_true",
                         help="print JSON ({disks: [...], error, smart_coverage: [...]}) instead of tables")
-    parser.epilog = ("exit status: 0 every disk is ok and SMART covers every folder jaga depends on; 1 a disk is "
-                     "warning, failing or unknown, SMART is unavailable, or a folder has no SMART coverage; "
-                     "2 config error")
 
 
 def run(config, args) -> int:

@@ -1,5 +1,5 @@
 """Intake from the journal: new and revised files, bytes, and how many are verified on every target,
-per local day, watch or top-level folder, with a total. As a table, JSON, CSV (--sep ';' for a
+per local day (the machine's time zone, or $TZ), watch or top-level folder, with a total. As a table, JSON, CSV (--sep ';' for a
 spreadsheet whose list separator is a semicolon, as in Indonesian ones) or an .xlsx workbook.
 """
 
@@ -19,7 +19,8 @@ from journal import Journal
 
 def register(subparsers, common) -> None:
     parser = add_command(subparsers, common, "report", run,
-                         "intake: files and bytes per day, watch or folder", __doc__)
+                         "intake: files and bytes per day, watch or folder", __doc__,
+                         {OK: "the report is printed or written"})
     parser.add_argument("--since", metavar="DAY", help=f"from this day (its midnight) or time on: {HELP}")
     parser.add_argument("--until", metavar="DAY", help=f"up to this time, or to the end of this day: {HELP}")
     parser.add_argument("--by", choices=["day", "watch", "folder"], default="day",
@@ -34,8 +35,6 @@ def register(subparsers, common) -> None:
                         "their accents (default ',' and no BOM)")
     parser.add_argument("--lang", choices=["en", "id"], help="column headers' language for --csv and --xlsx "
                         "(default: ui.language when it is en or id, else id when $LANG starts with id, else en)")
-    parser.epilog = ("Days are local days (the machine's time zone, TZ). exit status: 0 report written; "
-                     "2 config error or a date that is not one")
 
 
 def run(config, args) -> int:
