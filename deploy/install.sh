@@ -28,8 +28,9 @@ done
 if [ "$CREATE_USER" = 1 ] && ! getent passwd jaga >/dev/null; then
   useradd --system --home-dir /var/lib/jaga --no-create-home --shell /usr/sbin/nologin jaga
 fi
-OWNER=""
-if getent passwd jaga >/dev/null; then OWNER="-o jaga -g jaga"; fi
+OWNER=""   # the state folder belongs to jaga; the config only to its group (readable, not writable)
+GROUP=""
+if getent passwd jaga >/dev/null; then OWNER="-o jaga -g jaga"; GROUP="-g jaga"; fi
 
 "${PYTHON:-python3}" -m venv "$ROOT/opt/jaga"
 # shellcheck disable=SC2086 # PIP_ARGS is a list of options
@@ -38,7 +39,7 @@ if getent passwd jaga >/dev/null; then OWNER="-o jaga -g jaga"; fi
 install -d -m 0755 "$ROOT/etc/jaga"
 if [ ! -e "$ROOT/etc/jaga/config.yaml" ]; then
   # shellcheck disable=SC2086
-  install -m 0640 $OWNER "$SRC/deploy/config/server.yaml" "$ROOT/etc/jaga/config.yaml"
+  install -m 0640 $GROUP "$SRC/deploy/config/server.yaml" "$ROOT/etc/jaga/config.yaml"
 fi
 # systemd creates it too (StateDirectory=jaga); made here so check-config passes before the first start
 # shellcheck disable=SC2086
