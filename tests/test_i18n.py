@@ -19,7 +19,7 @@ from jaga.web.i18n import MONTHS, Words, choose_language
 from jaga.web.translate import knows, to_indonesian
 from tests.harness import REPO
 from tests.monitor.conftest import fake_smartctl, recordings  # noqa: F401 (fixtures)
-from tests.test_web import Status, serve  # noqa: F401 (the fixture)
+from tests.test_web import Status
 
 SAMPLE = "X1"
 OPTIONAL = {"more", "span", "_where(newest)", "_where(cleared_by)", "', LBA ' + lbas if lbas else ''"}
@@ -123,7 +123,7 @@ def fetch_page(address, accept_language: str | None) -> str:
         return response.read().decode()
 
 
-def test_the_page_is_served_in_the_browsers_language(serve):  # noqa: F811 (the fixture)
+def test_the_page_is_served_in_the_browsers_language():
     from jaga.web import WebServer
     source = Status(language="auto", targets={
         "secondary": {"up": True, "down_reason": None, "pending": 0, "oldest_pending_seconds": 0.0,
