@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from jaga.web.i18n import MONTHS, Words, choose_language
-from jaga.web.translate import knows, to_indonesian
+from jaga.web.translate import knows
 from tests.harness import REPO
 from tests.monitor.conftest import fake_smartctl, recordings  # noqa: F401 (fixtures)
 from tests.test_web import Status
