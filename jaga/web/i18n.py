@@ -30,6 +30,7 @@ TEXT = {
         "smart_pending": "Waiting for the first SMART poll",
         "target_down": "target {name} is down", "disk_bad": "disk {name} is {health}",
         "fs_readonly": "{path} is read-only",
+        "exposed": "This page is open to the network without TLS or a password",
     },
     "id": {
         "title": "status jaga", "all_good": "Semua unggahan terlindungi", "attention": "Perlu perhatian",
@@ -49,6 +50,7 @@ TEXT = {
         "dipantau jaga:", "smart_pending": "Menunggu pembacaan SMART pertama",
         "target_down": "target {name} mati", "disk_bad": "disk {name} {health}",
         "fs_readonly": "{path} hanya-baca",
+        "exposed": "Halaman ini terbuka ke jaringan tanpa TLS atau kata sandi",
     },
 }
 

@@ -28,7 +28,9 @@ border-bottom:1px solid #e3e5ea;vertical-align:top}th{color:#555;font-weight:600
 """
 
 
-def render_status_page(source: StatusSource, accept_language: str | None = None) -> str:
+def render_status_page(source: StatusSource, notice: str | None = None, accept_language: str | None = None) -> str:
+    """``notice``: the listener's own warning (open beyond loopback without TLS), shown first;
+    ``accept_language``: the browser's, which picks the language when ``ui.language`` is auto."""
     language = choose_language(source.language, accept_language)
     t = Words(language)
     ready_code, ready = readiness(source)
@@ -43,7 +45,7 @@ def render_status_page(source: StatusSource, accept_language: str | None = None)
         f"<h1>{t['all_good'] if good else t['attention']}</h1>",
         f"<p id='readiness'>{t['ready'] if ready_code == 200 else t['not_ready']}"
         + "".join(f" — {escape(r)}" for r in dict.fromkeys(attention)) + "</p></header><main>",
-        _alerts(alerts, t), _targets(source, t), _intake(source, t), _disks(source, t),
+        _notice(notice, t), _alerts(alerts, t), _targets(source, t), _intake(source, t), _disks(source, t),
         _filesystems(source, t),
         f"<p class='muted'>{t['updated']} {t.moment(time.time())} · {t['refresh']}</p>",
         "</main></body></html>"]
@@ -62,6 +64,13 @@ def _attention(source: StatusSource, t: Words) -> list[str]:
 
 def _badge(state: str, label: str) -> str:
     return f"<span class='badge {escape(state)}'>{escape(label)}</span>"
+
+
+def _notice(notice: str | None, t: Words) -> str:
+    if not notice:
+        return ""
+    return (f"<section id='exposed'><h2>{_badge('warning', t['exposed'])}</h2>"
+            f"<p class='muted'>{escape(notice)}</p></section>")
 
 
 def _alerts(alerts: list[dict], t: Words) -> str:
