@@ -65,6 +65,11 @@ def messages() -> list[tuple[str, str]]:
                 take(path, node.args[0])                            # watch problems, readiness reasons
             elif name in ("SmartctlMissing", "SmartctlTimeout") and node.args:
                 take(path, node.args[0])
+    server = ast.parse((REPO / "jaga" / "web" / "server.py").read_text())
+    for function in (n for n in ast.walk(server) if isinstance(n, ast.FunctionDef) and n.name == "exposure_warning"):
+        for node in ast.walk(function):                         # the listener's warning on the page
+            if isinstance(node, ast.Return) and node.value is not None:
+                take(REPO / "jaga" / "web" / "server.py", node.value)
     for path in (REPO / "monitor" / "readers.py", REPO / "monitor" / "smart.py"):
         for node in ast.walk(ast.parse(path.read_text())):     # report.error = f"..." and error = f"..."
             if isinstance(node, ast.Assign) and any("error" in ast.unparse(t) for t in node.targets):
@@ -77,7 +82,7 @@ def test_the_message_sources_are_found():
     assert len(found) > 50
     wheres = {where.split(":")[0] for where, _ in found}
     assert {"monitor/verdict.py", "monitor/conditions.py", "replication/readiness.py",
-            "replication/sftp/connection.py", "jaga/web/health.py", "monitor/service.py"} <= wheres
+            "replication/sftp/connection.py", "jaga/web/health.py", "monitor/service.py", "jaga/web/server.py"} <= wheres
 
 
 @pytest.mark.parametrize("where,text", messages())

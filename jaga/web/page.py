@@ -70,7 +70,7 @@ def _notice(notice: str | None, t: Words) -> str:
     if not notice:
         return ""
     return (f"<section id='exposed'><h2>{_badge('warning', t['exposed'])}</h2>"
-            f"<p class='muted'>{escape(notice)}</p></section>")
+            f"<p class='muted'>{escape(t.sentence(notice))}</p></section>")
 
 
 def _alerts(alerts: list[dict], t: Words) -> str:

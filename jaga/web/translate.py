@@ -130,6 +130,13 @@ PATTERNS: list[tuple[str, str]] = [
     (r"(?P<p>.+) is nearly full \((?P<r>.+) free\)", "{p} hampir penuh ({r} kosong)"),
     (r"(?P<p>.+) is on disk (?P<d>\S+), judged failing: (?P<r_msg>.+)", "{p} berada di disk {d}, dinilai rusak: {r_msg}"),
     (r"(?P<n>[A-Za-z0-9][A-Za-z0-9_.-]*): (?P<r_msg>.+)", "{n}: {r_msg}"),
+    # -- the listener's own warning (jaga/web/server.py exposure_warning) --
+    (r"the listener on (?P<w>.+) is reachable beyond this machine",
+     "pendengar di {w} dapat dijangkau dari luar mesin ini"),
+    (r"(?P<w_msg>.+) without TLS or authentication; set metrics\.web_config \(see docs/monitoring\.md\)",
+     "{w_msg} tanpa TLS atau autentikasi; atur metrics.web_config (lihat docs/monitoring.md)"),
+    (r"(?P<w_msg>.+) without authentication; add basic_auth_users or client_ca_file to (?P<f>.+)",
+     "{w_msg} tanpa autentikasi; tambahkan basic_auth_users atau client_ca_file ke {f}"),
     # -- OS errors that end many of the above --
     (r"No such file or directory", "berkas atau folder tidak ada"),
     (r"Permission denied", "akses ditolak"),
