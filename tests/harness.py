@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.servers.polling import free_port, wait_until  # noqa: F401 (free_port is part of the harness)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+RECORDINGS = REPO / "tests" / "fixtures" / "smartctl"  # vendored, byte for byte (see its README)
 
 
 def wait_for(condition, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"):

@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.harness import RECORDINGS, REPO  # noqa: F401 (part of these helpers)
+
 FAKE = REPO / "tests" / "fakes" / "smartctl"
-RECORDINGS = (REPO / ".." / "shared" / "fixtures" / "smartctl").resolve()
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
