@@ -121,6 +121,10 @@ class Deployment:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def logged(self, *parts: str) -> bool:
+        """Some log line holds every one of ``parts``."""
+        return any(all(part in line for part in parts) for line in self.log_text().splitlines())
+
     # -- looking in ---------------------------------------------------------------------------
 
     def http(self, path: str) -> tuple[int, bytes]:

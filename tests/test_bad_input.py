@@ -6,8 +6,10 @@ import time
 
 import pytest
 
-from tests.harness import wait_for, write_file
+from replication.target import ManifestEntry
+from tests.harness import sha256_file, temporaries, wait_for, write_file
 from tests.invariants import assert_all_replicated
+from tests.shims import read_gate
 
 
 def skip_reasons(deployment) -> dict[bytes, str]:
@@ -95,14 +97,35 @@ def test_a_file_rewritten_during_the_copy_is_observed_again_not_verified(deploym
     assert_all_replicated(deployment)
 
 
-def test_a_file_truncated_during_the_copy_is_not_verified(deployment):
-    deployment.start()
+def test_a_file_truncated_during_the_copy_is_not_verified(deployment, tmp_path):
+    """The copy is held inside its second read() of the file (the first MiB is already in a temporary
+    on the target) while the file is truncated; then it goes on and reads the short file."""
     path = deployment.uploads / "t.bin"
+    gate = read_gate(tmp_path, path)
+    if gate is None:
+        pytest.skip("no C compiler to build the read gate (.ci/run installs gcc and libc6-dev)")
+    deployment.start(env=gate.environ())
     write_file(path, os.urandom(20_000_000))
+    wait_for(gate.paused, timeout=30, message="the copy of t.bin paused after its first chunk")
+    assert temporaries(deployment.replica) != [], "the copy is in flight: its temporary is on the target"
+    assert not deployment.is_verified(b"t.bin")
     with open(path, "r+b") as handle:
         handle.truncate(1000)
-    wait_for(lambda: deployment.is_verified(b"t.bin") and os.path.getsize(
-        deployment.replica_data / "t.bin") == 1000, timeout=30, message="truncated version verified")
+    gate.release()
+
+    wait_for(lambda: deployment.journal_rows("SELECT current_version FROM files") == [(2,)]
+             and deployment.is_verified(b"t.bin"), timeout=30, message="the truncated version verified")
+    assert (deployment.replica_data / "t.bin").read_bytes() == path.read_bytes()
+    manifest = [ManifestEntry.from_json(line) for line in
+                (deployment.replica / ".jaga" / "manifest.jsonl").read_text().splitlines()]
+    assert [(e.key, e.version, e.size, e.sha256) for e in manifest] == [
+        (b"uploads/t.bin", 2, 1000, sha256_file(path))], "only the whole, final bytes are on record for restore"
+    assert not (deployment.replica / ".jaga" / "versions" / "uploads" / "t.bin").exists(), "no torn v1 kept"
+    states = deployment.journal_rows("SELECT v.number, v.size, r.state FROM replicas r JOIN versions v "
+                                     "ON v.id = r.version_id ORDER BY v.number")
+    assert states[0][:2] == (1, 20_000_000) and states[0][2] != "verified", states
+    assert states[1] == (2, 1000, "verified"), states
+    assert deployment.logged("t.bin", "during the copy", "observing it again"), deployment.log_tail()
     assert_all_replicated(deployment)
 
 

@@ -17,7 +17,8 @@ import pytest
 
 from tests.harness import sha256_file
 from tests.invariants import assert_all_replicated, assert_verified_means_identical
-from tests.reliability.rig import binary_reason, require, run, wait_for
+from tests.reliability.rig import binary_reason, require, wait_for
+from tests.shims import compile_preload
 from tests.skip_policy import degraded
 
 FIU_LIB = "/usr/lib/fiu"
@@ -43,17 +44,6 @@ int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpat
     return real(olddirfd, oldpath, newdirfd, newpath);
 }
 """
-
-
-def build_renameat_shim(folder) -> str | None:
-    cc = next((c for c in ("cc", "gcc", "clang") if binary_reason(c) is None), None)
-    if cc is None:
-        return None
-    source = folder / "renameat_shim.c"
-    source.write_text(SHIM)
-    library = folder / "renameat_shim.so"
-    run(cc, "-shared", "-fPIC", "-O2", "-o", library, source, "-ldl")
-    return str(library)
 
 
 def diagnose(d, written: list[bytes]) -> str:
@@ -82,7 +72,7 @@ def test_random_write_fsync_rename_errors_while_streaming_then_drain(rig, errno_
     ctl = rig.base / "fiu"
     failpoints = list(FAILPOINTS)
     wrapper = ["fiu-run", "-x", "-f", str(ctl)]
-    shim = build_renameat_shim(rig.base)
+    shim = compile_preload(rig.base, "renameat_shim", SHIM)
     if shim:  # fiu-run sets LD_PRELOAD itself; add the shim after its two libraries
         wrapper += ["env", f"LD_PRELOAD={FIU_LIB}/fiu_run_preload.so {FIU_LIB}/fiu_posix_preload.so {shim}"]
         failpoints.append(RENAMEAT)
