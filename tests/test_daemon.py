@@ -22,10 +22,13 @@ def test_a_closed_file_is_replicated_verified_and_counted(deployment):
     assert replica.read_bytes() == data
     (sha,) = deployment.journal_rows("SELECT sha256 FROM versions")[0]
     assert sha == sha256_file(replica)
-    assert deployment.metric("jaga_files_ingested_total", watch="uploads") == 1
-    assert deployment.metric("jaga_bytes_ingested_total", watch="uploads") == len(data)
-    assert deployment.metric("jaga_replicas_verified_total", target="secondary") == 1
-    assert deployment.metric("jaga_target_up", target="secondary") == 1
+    # counters move just after the journal commits what they count: wait for them (they never go back)
+    def counted():
+        return (deployment.metric("jaga_files_ingested_total", watch="uploads"),
+                deployment.metric("jaga_bytes_ingested_total", watch="uploads"),
+                deployment.metric("jaga_replicas_verified_total", target="secondary"),
+                deployment.metric("jaga_target_up", target="secondary"))
+    wait_for(lambda: counted() == (1, len(data), 1, 1), message="ingested, bytes, verified and up counted")
     status = deployment.status()
     assert status["files"] == 1 and status["bytes"] == len(data)
     assert status["targets"]["secondary"] == {**status["targets"]["secondary"], "verified": 1, "pending": 0,
