@@ -373,7 +373,7 @@ def test_hostile_input(rig, case_id, case):
                  message=f"{case_id}: {len(wanted)} file(s) verified")
         if expect.skipped:
             wait_for(lambda: all(skip_reasons(d).get(rel) == reason for rel, reason in expect.skipped.items()),
-                     timeout=15, message=f"{case_id}: skips recorded {expect.skipped} (got {skip_reasons(d)})")
+                     timeout=30, message=f"{case_id}: skips recorded {expect.skipped} (got {skip_reasons(d)})")
         for rel in expect.skipped:
             assert not d.journal_rows("SELECT 1 FROM files WHERE path = ?", (rel,)), f"{rel!r} journaled"
         for rel in expect.absent:

@@ -104,7 +104,7 @@ def test_random_write_fsync_rename_errors_while_streaming_then_drain(rig, errno_
                  message="everything verified once the faults stopped")
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{diagnose(d, written)}") from None
-    wait_for(lambda: d.pending_metric() == 0, timeout=10, message="pending metric back to 0")
+    wait_for(lambda: d.pending_metric() == 0, timeout=30, message="pending metric back to 0")
     if shim:
         assert d.counter("jaga_replication_errors_total", target="secondary") > 0
     assert d.stop() == 0
