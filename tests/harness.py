@@ -80,13 +80,14 @@ class Deployment:
 
     # -- the daemon ---------------------------------------------------------------------------
 
-    def start(self, wrapper: list[str] | None = None, env: dict | None = None) -> "Deployment":
+    def start(self, wrapper: list[str] | None = None, env: dict | None = None, ready=None) -> "Deployment":
+        """Start the daemon and wait until ``ready()`` (default: its /healthz answers 200)."""
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen((wrapper or []) + jaga_command("-c", str(self.config_path), "run"),
                                         stdout=log, stderr=log, cwd=self.base,
                                         env={**os.environ, **(env or {})})
         log.close()
-        wait_for(self._healthy, 30, message=f"daemon health endpoint (log: {self.log_tail()})")
+        wait_for(ready or self._healthy, 30, message="the daemon to start (see its log)")
         return self
 
     def _healthy(self) -> bool:
