@@ -87,7 +87,12 @@ class Deployment:
                                         stdout=log, stderr=log, cwd=self.base,
                                         env={**os.environ, **(env or {})})
         log.close()
-        wait_for(ready or self._healthy, 30, message="the daemon to start (see its log)")
+        try:
+            wait_for(ready or self._healthy, 30, message="the daemon to start")
+        except AssertionError as exc:
+            if not str(exc).startswith("timed out"):
+                raise  # it exited, and said so with its log
+            raise AssertionError(f"{exc}; its log:\n{self.log_tail()}") from None
         return self
 
     def _healthy(self) -> bool:
