@@ -6,10 +6,8 @@ import json
 import stat
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
 
 from tests.harness import RECORDINGS, REPO, wait_for  # noqa: F401 (part of these helpers)
 
