@@ -21,7 +21,7 @@ PER_DIR = 1000
 MIGRATE = """
 import sys
 from journal import Journal
-from replication.local import LocalTarget
+from replication.local.target import LocalTarget
 from replication.readiness import initialise
 journal = Journal(sys.argv[1])
 journal.migrate()

@@ -1,16 +1,13 @@
-"""`jaga report`: how many proposals arrived, when, where, and how many are safe on every target."""
+"""`jaga report`: how many proposals arrived, when, where, and how many are safe on every target.
+
+Returns rows; `jaga.commands.report` prints them as a table, JSON or CSV.
+"""
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-
-from rich.console import Console
-from rich.table import Table
+from dataclasses import dataclass
+from datetime import datetime
 
 from journal import Journal
 
@@ -51,52 +48,8 @@ def build_report(journal: Journal, by: str, since: float | None, until: float | 
     return sorted(rows.values(), key=lambda r: r.key)
 
 
-def parse_day(text: str | None, end: bool = False) -> float | None:
-    """``2026-11-01`` (local midnight) or a full ISO time; ``--until`` takes the whole day given."""
-    if not text:
-        return None
-    moment = datetime.fromisoformat(text)
-    if end and len(text) == 10:
-        moment += timedelta(days=1)
-    return moment.timestamp()
-
-
-def report_command(config, args) -> int:
-    journal = Journal(config.journal.url)
-    journal.migrate()
-    try:
-        rows = build_report(journal, args.by, parse_day(args.since), parse_day(args.until, end=True))
-    finally:
-        journal.close()
-    if args.json:
-        doc = {"by": args.by, "since": args.since, "until": args.until,
-               "rows": [{**asdict(r), "files": r.files} for r in rows],
-               "total": _total(rows)}
-        print(json.dumps(doc, indent=2))
-    elif args.csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow([args.by, "files", "new", "revised", "bytes", "verified_everywhere"])
-        for r in rows:
-            writer.writerow([r.key, r.files, r.new_files, r.revised_files, r.bytes, r.verified_everywhere])
-    else:
-        _table(rows, args.by)
-    return 0
-
-
-def _total(rows: list[IntakeRow]) -> dict:
+def totals(rows: list[IntakeRow]) -> dict:
+    """The sums over all rows (the JSON's and the table's "total")."""
     return {"files": sum(r.files for r in rows), "new_files": sum(r.new_files for r in rows),
             "revised_files": sum(r.revised_files for r in rows), "bytes": sum(r.bytes for r in rows),
             "verified_everywhere": sum(r.verified_everywhere for r in rows)}
-
-
-def _table(rows: list[IntakeRow], by: str) -> None:
-    table = Table(by, "files", "new", "revised", "MB", "safe on every target")
-    for r in rows:
-        table.add_row(r.key, str(r.files), str(r.new_files), str(r.revised_files), f"{r.bytes / 1e6:.1f}",
-                      f"{r.verified_everywhere}/{r.files}")
-    total = _total(rows)
-    table.add_row("total", str(total["files"]), str(total["new_files"]), str(total["revised_files"]),
-                  f"{total['bytes'] / 1e6:.1f}", f"{total['verified_everywhere']}/{total['files']}")
-    Console().print(table)
-
-

@@ -7,18 +7,18 @@ working directory and a config copied with its ``var/`` keeps pointing at it.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from jaga.configtypes import Duration, Section, Size
+from common.configtypes import NAME, Duration, Name, Section, Size
 from monitor.settings import AlertsConfig, MonitorConfig
+from replication.factory import BACKENDS, TargetConfig, resolve_paths
+from replication.local.config import LocalTargetConfig
 
 DEFAULT_IGNORE = ["*.part", "*.tmp", ".*"]
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 class ConfigError(Exception):
@@ -31,8 +31,8 @@ class JournalConfig(Section):
 
 class WatchConfig(Section):
     path: Path = Field(description="the upload folder to watch, recursively")
-    name: str | None = Field(default=None, description="label in metrics, the journal and the replica's "
-                             "folder for this watch (default: the folder's own name)")
+    name: Name | None = Field(default=None, description="label in metrics, the journal and the replica's "
+                              "folder for this watch (default: the folder's own name)")
     ignore: list[str] = Field(default_factory=lambda: list(DEFAULT_IGNORE),
                               description="glob patterns matched against each path component")
 
@@ -41,64 +41,9 @@ class WatchConfig(Section):
         return self.name or self.path.name
 
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str | None) -> str | None:
-        if value is not None and not NAME.match(value):
-            raise ValueError("use letters, digits, '-', '_' or '.' (at most 63)")
-        return value
-
-
 class RetryConfig(Section):
     initial: Duration = Field(default=1.0, description="first retry delay")
     maximum: Duration = Field(default=300.0, description="retry delays double up to this")
-
-
-class TargetBase(Section):
-    name: str = Field(description="unique name: letters, digits, - _ .")
-    workers: int = Field(default=4, ge=1, le=64, description="copies in flight at once")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not NAME.match(value):
-            raise ValueError("use letters, digits, '-', '_' or '.' (at most 63)")
-        return value
-
-
-class LocalTargetConfig(TargetBase):
-    type: Literal["local"]
-    path: Path = Field(description="root folder of the replica (a second disk's mount point)")
-
-
-class SftpTargetConfig(TargetBase):
-    type: Literal["sftp"]
-    host: str
-    port: int = Field(default=22, ge=1, le=65535)
-    user: str
-    key_file: Path
-    known_hosts: Path = Field(description="pinned host keys; unknown or changed keys make the target down")
-    path: str = Field(description="remote root folder")
-    timeout: Duration = 30.0
-    bandwidth: Size | None = Field(default=None, description="bytes per second, e.g. 10MiB")
-    remote_sha256: bool = Field(default=False, description="verify with the server's sha256sum over exec")
-
-
-class S3TargetConfig(TargetBase):
-    type: Literal["s3"]
-    bucket: str
-    prefix: str = ""
-    endpoint_url: str | None = None
-    region: str | None = None
-    profile: str | None = None
-    credentials_file: Path | None = None
-    multipart_threshold: Size = 64 * 1024 * 1024
-    bandwidth: Size | None = None
-    timeout: Duration = 60.0
-
-
-TargetConfig = Annotated[Union[LocalTargetConfig, SftpTargetConfig, S3TargetConfig],
-                         Field(discriminator="type")]
 
 
 class IngestConfig(Section):
@@ -217,7 +162,7 @@ def _describe(exc: ValidationError, source: Path | None) -> str:
 
 
 def _is_union_tag(part: object) -> bool:
-    return isinstance(part, str) and part in ("local", "sftp", "s3")
+    return isinstance(part, str) and any(part == backend.type for backend in BACKENDS)
 
 
 def _resolve_paths(config: Config, base: Path) -> None:
@@ -228,13 +173,7 @@ def _resolve_paths(config: Config, base: Path) -> None:
     for watch in config.watch:
         watch.path = resolve(watch.path)
     for target in config.targets:
-        if isinstance(target, LocalTargetConfig):
-            target.path = resolve(target.path)
-        elif isinstance(target, SftpTargetConfig):
-            target.key_file = resolve(target.key_file)
-            target.known_hosts = resolve(target.known_hosts)
-        elif isinstance(target, S3TargetConfig) and target.credentials_file:
-            target.credentials_file = resolve(target.credentials_file)
+        resolve_paths(target, resolve)
     config.monitor.filesystems.extra_paths = [resolve(p) for p in config.monitor.filesystems.extra_paths]
 
 

@@ -16,16 +16,21 @@ from ingest.events import Hint
 from ingest.pipeline import UNWATCHED_RESCAN, Ingest, WatchRoot
 from ingest.rules import IgnoreRules
 from jaga.config import Config, ConfigError, load_config
+from jaga.livestatus import DaemonStatus
 from jaga.metrics import Metrics
 from jaga.systemd import Notifier
+from jaga.web import WebServer
+from jaga.web.health import STALL_LIMIT
 from journal import Journal, JournalError
+from journal.records import ScrubRecord
+from monitor.service import Monitor
 from replication.factory import build_target
+from replication.retry import RetryPolicy
 from replication.scrub import Scrubber, ScrubMetrics
 from replication.worker import TargetReplicator
 
 log = logging.getLogger("jaga.daemon")
 STATS_INTERVAL = 2.0
-STALL_LIMIT = 30.0   # a loop silent this long is stalled: /healthz fails and systemd's watchdog fires
 
 
 class Daemon:
@@ -35,7 +40,7 @@ class Daemon:
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
         self.notifier = notifier or Notifier()
-        self.journal = Journal(config.journal.url, config.retry.initial, config.retry.maximum)
+        self.journal = Journal(config.journal.url)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.started_at = time.time()
         self.stop_requested = threading.Event()
@@ -43,16 +48,16 @@ class Daemon:
         self.web = None
         self.monitor = None
         self.scrub_metrics = ScrubMetrics(self.registry)
-        self._intake_cache: tuple[float, tuple] | None = None   # (when, value): the page asks often
-        self._journal_probe: tuple[float, str | None] = (float("-inf"), None)
+        self.status = DaemonStatus(self)
         self._build()
 
     def _build(self) -> None:
         """The parts a reload replaces: which folders are watched and which targets are filled."""
         config = self.config
         self.roots = {w.label: os.fsencode(w.path) for w in config.watch}
+        retry = RetryPolicy(config.retry.initial, config.retry.maximum)
         self.replicators = {
-            t.name: TargetReplicator(build_target(t), self.journal, self.roots, self.metrics, t.workers,
+            t.name: TargetReplicator(build_target(t), self.journal, self.roots, self.metrics, t.workers, retry,
                                      on_changed=self._changed)
             for t in config.targets}
         self.ingest = Ingest([WatchRoot(w.label, os.fsencode(w.path), IgnoreRules(tuple(w.ignore)))
@@ -112,17 +117,9 @@ class Daemon:
         # separate connections: a scrub must not hold up the copies of the same target
         self.scrubber.schedule(self.scheduler, {t.name: build_target(t) for t in self.config.targets})
 
-    def _scrubbed(self, target: str, run) -> None:
-        if self.monitor is None:
-            return
-        from monitor.alerts import Condition
-        conditions = []
-        if run.missing or run.corrupt:
-            conditions.append(Condition(f"scrub:{target}:ScrubFoundDamage", "ScrubFoundDamage", "critical",
-                                        f"target {target}", f"the scrub found {run.missing} missing and "
-                                        f"{run.corrupt} corrupt replica(s); run `jaga verify --target {target} "
-                                        "--repair`"))
-        self.monitor.alerts.evaluate(f"scrub:{target}:", conditions)
+    def _scrubbed(self, target: str, run: ScrubRecord) -> None:
+        if self.monitor is not None:
+            self.monitor.scrub_finished(target, run)
 
     def _stop_parts(self) -> None:
         self.ingest.stop()
@@ -130,16 +127,11 @@ class Daemon:
             replicator.stop()
 
     def _start_monitor(self) -> None:
-        try:
-            from monitor.service import Monitor
-        except ImportError:
-            return
         self.monitor = Monitor(self.config, self.journal, self.registry, self.replication_status)
         self.monitor.start(self.scheduler)
 
     def _start_web(self) -> None:
-        from jaga.web import WebServer
-        self.web = WebServer(self.config.metrics.address, self)
+        self.web = WebServer(self.config.metrics.address, self.status)
         self.web.start()
         log.info("metrics and status on http://%s:%d/", *self.web.address)
 
@@ -248,44 +240,6 @@ class Daemon:
                        "oldest_pending_seconds": self.backlog.get(name, (0, 0.0))[1],
                        "consecutive_errors": r.consecutive_errors}
                 for name, r in self.replicators.items()}
-
-    def intake_summary(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        """(files, safe everywhere) for today and the last 7 days; cached 30 s so the page stays cheap."""
-        now = time.time()
-        if self._intake_cache and now - self._intake_cache[0] < 30:
-            return self._intake_cache[1]
-        midnight = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-        today, week = [0, 0], [0, 0]
-        for _watch, _path, _number, _size, completed_at, everywhere in self.journal.intake(now - 7 * 86400, None):
-            for bucket, since in ((today, midnight), (week, now - 7 * 86400)):
-                if completed_at >= since:
-                    bucket[0] += 1
-                    bucket[1] += 1 if everywhere else 0
-        result = (tuple(today), tuple(week))
-        self._intake_cache = (now, result)
-        return result
-
-    def live_status(self) -> dict:
-        """What only the running daemon knows: targets' live state, disks, filesystems, firing alerts."""
-        monitor = self.monitor
-        return {"targets": self.replication_status(),
-                "disks": monitor.disk_summary() if monitor else [],
-                "filesystems": monitor.filesystem_summary() if monitor else [],
-                "alerts": monitor.firing_alerts() if monitor else []}
-
-    def journal_problem(self) -> str | None:
-        """Why the journal cannot take a write now (None: it can). Probed at most every 5 s, so a
-        load balancer asking /readyz per request does not become a write per request."""
-        now = time.monotonic()
-        checked_at, problem = self._journal_probe
-        if now - checked_at >= 5.0:
-            try:
-                self.journal.ping()
-                problem = None
-            except JournalError as exc:
-                problem = str(exc)
-            self._journal_probe = (now, problem)
-        return problem
 
     def heartbeat_age(self) -> float:
         ages = [time.time() - self.ingest.last_loop_at]

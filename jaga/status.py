@@ -1,4 +1,7 @@
-"""`jaga status`: what the journal knows, and whether each target is reachable right now."""
+"""What `jaga status` shows: what the journal knows, and whether each target is reachable right now.
+
+Collected here as a dict; `jaga.commands.status` prints it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,8 @@ import json
 import time
 import urllib.request
 
-from rich.console import Console
-from rich.table import Table
-
 from jaga.config import Config
 from journal import Journal
-from monitor.store import firing_alerts
 from replication.factory import build_target
 from replication.readiness import ensure_ready
 from replication.target import TargetDown, TargetError
@@ -39,7 +38,7 @@ def collect_status(config: Config, journal: Journal) -> dict:
             "disks": [{k: d.get(k) for k in ("device", "model", "serial", "health", "reasons", "temperature_c")}
                       for d in (live or {}).get("disks", [])],
             "alerts": [{k: a[k] for k in ("alertname", "severity", "subject", "summary", "started_at")}
-                       for a in (record.to_json() for record in firing_alerts(journal).values())]}
+                       for a in (record.to_json() for record in journal.firing_alerts().values())]}
 
 
 def fetch_live(config: Config) -> dict | None:
@@ -64,26 +63,3 @@ def _probe(target_config, journal: Journal) -> tuple[bool, str | None]:
         return False, str(exc)
     finally:
         target.close()
-
-
-def render_status(doc: dict, console: Console | None = None) -> None:
-    console = console or Console()
-    console.print(f"files: {doc['files']}   bytes: {doc['bytes']:,}")
-    table = Table("target", "type", "up", "verified", "pending", "failed", "oldest pending")
-    for name, t in doc["targets"].items():
-        oldest = "-" if t["oldest_pending_seconds"] is None else f"{t['oldest_pending_seconds']:.0f}s"
-        table.add_row(name, t["type"], "yes" if t["up"] else f"NO: {t['down_reason']}", str(t["verified"]),
-                      str(t["pending"]), str(t["failed"]), oldest)
-    console.print(table)
-    if doc["skipped"]:
-        console.print("skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(doc["skipped"].items())))
-    if doc["disks"]:
-        disks = Table("disk", "model", "health", "reasons")
-        for d in doc["disks"]:
-            disks.add_row(d["device"], d["model"] or "", d["health"], "; ".join(d["reasons"] or []))
-        console.print(disks)
-    elif doc["daemon"] != "running":
-        console.print("disks: the daemon is not running (`jaga disks` polls them now)")
-    for alert in doc["alerts"]:
-        console.print(f"[bold red]ALERT[/] {alert['severity']} {alert['alertname']}: {alert['subject']}: "
-                      f"{alert['summary']}")

@@ -1,5 +1,23 @@
-"""The journal: the one durable truth about every file version and every replica of it."""
+"""The journal: the one durable truth about every file version and every replica of it.
 
-from journal.store import Journal, JournalError
+``Journal`` is the one facade; each concern lives in its own module: ``engine`` (sessions, read
+snapshots, errors), ``targets``, ``ingest`` (versions, skips, deletions), ``queue`` (claims and
+outcomes), ``reports``, ``scrubs``, ``alerts``, ``smart_samples``. Callers get plain records from
+``journal.records``, never ORM rows.
+"""
+
+from journal.alerts import AlertLog
+from journal.engine import JournalError
+from journal.ingest import IngestRecords
+from journal.queue import ReplicaQueue
+from journal.reports import Reports
+from journal.scrubs import ScrubLog
+from journal.smart_samples import SmartSamples
+from journal.targets import TargetRegistry
+
+
+class Journal(TargetRegistry, IngestRecords, ReplicaQueue, Reports, ScrubLog, AlertLog, SmartSamples):
+    """Durable record of file versions and replicas. Thread-safe: each call uses its own session."""
+
 
 __all__ = ["Journal", "JournalError"]

@@ -14,16 +14,6 @@ class Base(DeclarativeBase):
     pass
 
 
-class ReplicaState:
-    PENDING = "pending"
-    COPYING = "copying"
-    VERIFIED = "verified"
-    FAILED = "failed"          # tried and failed; retried at next_attempt_at, forever
-    SUPERSEDED = "superseded"  # a newer version replaced the source before this one was copied
-
-    OPEN = (PENDING, COPYING, FAILED)
-
-
 class TargetRow(Base):
     """A target the journal has met: its marker id proves later that the same target is mounted."""
 
@@ -71,7 +61,7 @@ class Replica(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
     target: Mapped[str] = mapped_column(String(63))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # a journal.records.ReplicaState
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[float] = mapped_column(Float)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -5,6 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+class ReplicaState:
+    """Where a replica stands (the ``replicas.state`` column)."""
+
+    PENDING = "pending"
+    COPYING = "copying"
+    VERIFIED = "verified"
+    FAILED = "failed"          # tried and failed; retried at next_attempt_at, forever
+    SUPERSEDED = "superseded"  # a newer version replaced the source before this one was copied
+
+    OPEN = (PENDING, COPYING, FAILED)
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """A complete file seen on the primary: what ingest asks the journal to record."""
@@ -55,13 +67,18 @@ DOWN = "down"        # the target went away mid-copy: no attempt counted, retrie
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a worker did with a job. ``state`` is ReplicaState.VERIFIED or FAILED, CHANGED or DOWN."""
+    """What a worker did with a job. ``state`` is ReplicaState.VERIFIED or FAILED, CHANGED or DOWN.
+
+    ``next_attempt_at``: when an unverified replica is due again, as replication's retry policy
+    decided (None: at once). The journal stores it; it does not choose it.
+    """
 
     job: Job
     state: str
     sha256: str | None = None
     error: str | None = None
     stored_at: float | None = None
+    next_attempt_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +87,54 @@ class TargetCounts:
     pending: int
     failed: int
     oldest_pending_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScrubRecord:
+    """One scheduled re-read of a target: when, how much, what it found."""
+
+    target: str
+    started_at: float
+    finished_at: float
+    checked: int
+    bytes_read: int
+    missing: int
+    corrupt: int
+    unexpected: int
+    error: str | None = None
+
+    @property
+    def damaged(self) -> bool:
+        return bool(self.missing or self.corrupt)
+
+
+FIRING, RESOLVED = "firing", "resolved"
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """One alert's life: firing (maybe re-notified), then resolved."""
+
+    key: str
+    alertname: str
+    severity: str
+    state: str          # FIRING | RESOLVED
+    subject: str
+    summary: str
+    started_at: float
+    resolved_at: float | None
+    last_notified_at: float | None
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRecord:
+    """A SMART counter's value at one poll (text: real drives report counters beyond 2**64)."""
+
+    value: str
+    polled_at: float
 
 
 def display(path: bytes) -> str:

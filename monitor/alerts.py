@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from journal import Journal
-from monitor import store
+from journal.records import FIRING, RESOLVED, AlertRecord
 from monitor.notify import Dispatcher, Notification
-from monitor.store import FIRING, RESOLVED, AlertRecord
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class AlertManager:
         """Bring the alerts of ``scope`` in line with ``conditions``; return what was sent."""
         with self._lock:
             now = self.clock()
-            firing = store.firing_alerts(self.journal, scope)
+            firing = self.journal.firing_alerts(scope)
             sent = [note for c in conditions if (note := self._fire(c, firing.get(c.key), now))]
             active = {c.key for c in conditions}
             sent += [self._resolve(record, now) for key, record in firing.items() if key not in active]
@@ -54,26 +53,26 @@ class AlertManager:
         return sent
 
     def firing(self) -> list[AlertRecord]:
-        return list(store.firing_alerts(self.journal).values())
+        return list(self.journal.firing_alerts().values())
 
     def _fire(self, condition: Condition, record: AlertRecord | None, now: float) -> Notification | None:
         if record is None:
-            store.open_alert(self.journal, AlertRecord(
+            self.journal.open_alert(AlertRecord(
                 condition.key, condition.alertname, condition.severity, FIRING, condition.subject,
                 condition.summary, now, None, now))
             return _note(condition, now, FIRING)
         changed = record.severity != condition.severity
         due = record.last_notified_at is None or now - record.last_notified_at >= self.repeat_interval
         if changed or due:
-            store.update_alert(self.journal, condition.key, severity=condition.severity,
-                               summary=condition.summary, last_notified_at=now)
+            self.journal.update_alert(condition.key, severity=condition.severity, summary=condition.summary,
+                                      last_notified_at=now)
             return _note(condition, record.started_at, FIRING)
         if record.summary != condition.summary:
-            store.update_alert(self.journal, condition.key, summary=condition.summary)
+            self.journal.update_alert(condition.key, summary=condition.summary)
         return None
 
     def _resolve(self, record: AlertRecord, now: float) -> Notification:
-        store.update_alert(self.journal, record.key, state=RESOLVED, resolved_at=now)
+        self.journal.update_alert(record.key, state=RESOLVED, resolved_at=now)
         return Notification(record.alertname, record.severity, record.subject, record.summary,
                             record.started_at, RESOLVED, record.key)
 

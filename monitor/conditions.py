@@ -6,7 +6,8 @@ notifier page people for the same things under the same names.
 
 from __future__ import annotations
 
-from jaga.units import format_duration
+from common.units import format_duration
+from journal.records import ScrubRecord
 from monitor.alerts import Condition
 from monitor.filesystems import FilesystemStat
 from monitor.report import DiskReport
@@ -84,3 +85,11 @@ def target_conditions(status: dict[str, dict], config: AlertsConfig) -> list[Con
             conditions.append(Condition(f"target:{name}:ReplicationErrors", "ReplicationErrors", WARNING, subject,
                                         f"{errors} replication errors in a row"))
     return conditions
+
+
+def scrub_conditions(target: str, run: ScrubRecord) -> list[Condition]:
+    if not run.damaged:
+        return []
+    return [Condition(f"scrub:{target}:ScrubFoundDamage", "ScrubFoundDamage", CRITICAL, f"target {target}",
+                      f"the scrub found {run.missing} missing and {run.corrupt} corrupt replica(s); "
+                      f"run `jaga verify --target {target} --repair`")]

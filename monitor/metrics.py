@@ -11,9 +11,9 @@ import threading
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from journal.records import AlertRecord
 from monitor.filesystems import FilesystemStat
 from monitor.report import HEALTH_LEVELS, DiskReport
-from monitor.store import AlertRecord
 
 DISK_METRICS = {
     "jaga_disk_health": "Verdict per disk: 0 ok, 1 warning, 2 failing, 3 unknown.",

@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass
 
 from journal import Journal
-from monitor import store
 from monitor.report import DiskReport
 from monitor.settings import SelfTestConfig
 from monitor.smartctl import SmartctlRunner
@@ -58,12 +57,12 @@ class SelfTestScheduler:
         for report in reports:
             if report.error or not report.smartctl_type:
                 continue
-            samples = store.latest_samples(self.journal, report.device)
+            samples = self.journal.latest_samples(report.device)
             for kind in KINDS:
                 key = f"selftest_{kind}_at"
                 if key not in samples:   # first sighting: place it somewhere in the coming interval
                     baseline = now - stagger(report.device, kind) * self.interval(kind)
-                    store.save_samples(self.journal, report.device, now, {key: repr(baseline)})
+                    self.journal.save_samples(report.device, now, {key: repr(baseline)})
                     continue
                 overdue = now - float(samples[key].value) - self.interval(kind)
                 if overdue >= 0:
@@ -74,7 +73,7 @@ class SelfTestScheduler:
     def _start(self, report: DiskReport, kind: str, now: float) -> SelfTestStart:
         keys = {"selftest_long_at": repr(now), "selftest_short_at": repr(now)} if kind == "long" \
             else {"selftest_short_at": repr(now)}
-        store.save_samples(self.journal, report.device, now, keys)
+        self.journal.save_samples(report.device, now, keys)
         try:
             result = self.runner.run(["-d", report.smartctl_type, "-t", kind, report.path])
         except OSError as exc:

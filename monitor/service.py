@@ -11,6 +11,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from journal import Journal
+from journal.records import ScrubRecord
 from monitor import conditions
 from monitor.alerts import AlertManager
 from monitor.filesystems import FilesystemStat, FillTrend, stat_path
@@ -127,6 +128,10 @@ class Monitor:
         status = self.replication_status()
         self.alerts.evaluate("target:", conditions.target_conditions(status, self.config.alerts))
         self._export_alerts()
+
+    def scrub_finished(self, target: str, run: ScrubRecord) -> None:
+        """A scheduled scrub of ``target`` ended: damage it found fires, a clean scrub resolves it."""
+        self.alerts.evaluate(f"scrub:{target}:", conditions.scrub_conditions(target, run))
 
     def _export_alerts(self) -> None:
         self.metrics.update_alerts(self.alerts.firing())

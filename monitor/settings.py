@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from jaga.configtypes import Duration, Section
+from common.configtypes import Duration, Section
 
 PREDICTIVE_ATA_ATTRIBUTES = [5, 187, 188, 197, 198, 10, 184, 196, 201]
 """Raw > 0 predicts failure (Backblaze's and Scrutiny's findings)."""

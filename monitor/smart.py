@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from journal import Journal
-from monitor import store
 from monitor.readers import device_label, read_device
 from monitor.report import DiskReport
 from monitor.settings import DiskThresholds, SmartConfig
@@ -30,6 +29,11 @@ class PollResult:
     scan_error: str | None = None       # smartctl missing or its scan failed: no device could be judged
     polled_at: float = 0.0
     vanished: list[str] = field(default_factory=list)
+
+    @property
+    def all_ok(self) -> bool:
+        """The scan worked and every disk it found is judged ok."""
+        return not self.scan_error and all(report.health == "ok" for report in self.reports)
 
 
 class SmartPoller:
@@ -74,12 +78,12 @@ class SmartPoller:
 
     def _judge_and_keep(self, report: DiskReport) -> None:
         thresholds = self.thresholds_for(report)
-        previous = store.latest_samples(self.journal, report.device) if self.journal and not report.error else {}
+        previous = self.journal.latest_samples(report.device) if self.journal and not report.error else {}
         judge(report, thresholds, previous)
         if self.journal and not report.error:
             values = {key: str(value) for key, (_, value) in counters(report, thresholds).items()}
             values["serial"] = report.serial or ""
-            store.save_samples(self.journal, report.device, report.polled_at, values)
+            self.journal.save_samples(report.device, report.polled_at, values)
 
     def _vanished(self, reports: list[DiskReport], now: float) -> list[DiskReport]:
         """A device the scan showed before and no longer shows: often the one that is dying."""
@@ -109,4 +113,11 @@ class SmartPoller:
 
     def prune(self) -> None:
         if self.journal:
-            store.prune_samples(self.journal, self.clock() - self.config.sample_retention)
+            self.journal.prune_samples(self.clock() - self.config.sample_retention)
+
+
+def poll_once(config: SmartConfig) -> PollResult:
+    """One poll outside the daemon (`jaga disks`). It reads the journal neither for nor against the
+    daemon: no samples are stored, so the daemon's "rose since the previous poll" comparisons stay
+    between its own polls."""
+    return SmartPoller(config).poll()

@@ -6,9 +6,8 @@ firmware that reports 4457415897738954923835392 media errors is judged, not over
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from jaga.units import format_duration
+from common.units import format_duration
+from journal.records import SampleRecord
 from monitor.report import DiskReport, SelfTest
 from monitor.settings import DiskThresholds
 
@@ -29,12 +28,6 @@ OK, WARNING, FAILING, UNKNOWN = "ok", "warning", "failing", "unknown"
 _RANK = {OK: 0, WARNING: 1, UNKNOWN: 2, FAILING: 3}
 
 
-@dataclass(frozen=True)
-class Sample:
-    value: str
-    polled_at: float
-
-
 class Findings:
     """Reasons collected at their level; the verdict is the worst level found."""
 
@@ -52,7 +45,7 @@ class Findings:
         return [reason for _, reason in ordered]
 
 
-def judge(report: DiskReport, thresholds: DiskThresholds, previous: dict[str, Sample] | None = None) -> DiskReport:
+def judge(report: DiskReport, thresholds: DiskThresholds, previous: dict[str, SampleRecord] | None = None) -> DiskReport:
     """Fill ``health``, ``reasons`` and ``rises`` of ``report`` and return it."""
     if report.error:
         report.health, report.reasons = UNKNOWN, [report.error]
@@ -201,7 +194,7 @@ def counters(report: DiskReport, thresholds: DiskThresholds) -> dict[str, tuple[
     return found
 
 
-def _rises(report: DiskReport, thresholds: DiskThresholds, previous: dict[str, Sample], findings: Findings) -> None:
+def _rises(report: DiskReport, thresholds: DiskThresholds, previous: dict[str, SampleRecord], findings: Findings) -> None:
     serial = previous.get("serial")
     if serial is not None and serial.value != (report.serial or ""):
         return  # another disk in the same slot: nothing to compare with

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-from journal.models import ReplicaState
-from journal.records import CHANGED, Job, Outcome
+from journal.records import CHANGED, Job, Outcome, ReplicaState
 from replication.source import SourceChanged, SourceFile
 from replication.target import Target, TargetError, version_key
 

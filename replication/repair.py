@@ -4,7 +4,6 @@ target whose copy still has the right hash."""
 from __future__ import annotations
 
 import logging
-import os
 
 from journal.records import display
 from replication.source import SourceChanged, SourceFile
@@ -62,7 +61,3 @@ def _checked(chunks, sha256: str):
         yield chunk
     if digest.hexdigest() != sha256:
         raise ValueError("the other replica changed while it was read")
-
-
-def roots_of(config) -> dict[str, bytes]:
-    return {w.label: os.fsencode(w.path) for w in config.watch}

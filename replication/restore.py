@@ -2,7 +2,8 @@
 
 Works without the journal (the primary disk holds it, and it may be what died): the target's own
 manifest says what it holds. Resumable: a file already restored (same size and mtime, which only a
-verified rename sets) is not fetched again.
+verified rename sets) is not fetched again. Returns a `RestoreReport`; `jaga.commands.restore`
+prints it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from journal.records import display
 from replication.progress import Reporter
@@ -143,35 +143,3 @@ def _fsync_dir(path: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def parse_time(text: str) -> float:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
-
-
-def restore_command(config, args) -> int:
-    from replication.factory import build_target
-    target = build_target(config.target(args.source))
-    dest = os.fsencode(os.path.abspath(args.dest))
-    try:
-        if target.read_marker() is None:
-            print(f"jaga: target {args.source} has no marker: is it mounted / the right place?")
-            return 1
-        at = parse_time(args.at) if args.at else None
-        entries = select_versions(target.read_manifest(), at, os.fsencode(args.prefix) if args.prefix else None)
-        os.makedirs(dest, exist_ok=True)
-        with Reporter(f"restore from {args.source}", sum(e.size for e in entries), log) as reporter:
-            report = restore(target, dest, entries, reporter)
-    except (TargetDown, TargetError) as exc:
-        print(f"jaga: target {args.source} is unavailable: {exc}")
-        return 1
-    finally:
-        target.close()
-    print(f"restored {report.restored} file(s), {report.bytes:,} bytes; {report.already_there} already in place;"
-          f" {len(report.refused)} refused; {len(report.failed)} failed")
-    for line in report.refused + report.failed:
-        print(f"  {line}")
-    return 1 if report.refused or report.failed else 0

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from journal import Journal
-from journal.models import ScrubRun
+from journal.records import ScrubRecord
 from replication.target import Target, TargetDown, TargetError
 from replication.verify import expected_from_journal, verify_target
 
@@ -47,18 +47,19 @@ class Scrubber:
                               id=f"scrub-{name}", replace_existing=True, max_instances=1, coalesce=True,
                               next_run_time=datetime.fromtimestamp(first, timezone.utc))
 
-    def scrub(self, target: Target) -> ScrubRun:
+    def scrub(self, target: Target) -> ScrubRecord:
         started = time.time()
-        run = ScrubRun(target=target.name, started_at=started, checked=0, bytes_read=0, missing=0,
-                       corrupt=0, unexpected=0)
+        checked = bytes_read = missing = corrupt = unexpected = 0
+        error = None
         try:
             report = verify_target(target, expected_from_journal(self.journal, target.name), rate=self.rate)
-            run.checked, run.bytes_read = report.checked, report.bytes_read
-            run.missing, run.corrupt, run.unexpected = len(report.missing), len(report.corrupt), len(report.unexpected)
+            checked, bytes_read = report.checked, report.bytes_read
+            missing, corrupt, unexpected = len(report.missing), len(report.corrupt), len(report.unexpected)
         except (TargetDown, TargetError) as exc:
-            run.error = str(exc)
+            error = str(exc)
             log.warning("scrub of %s could not finish: %s", target.name, exc)
-        run.finished_at = time.time()
+        run = ScrubRecord(target.name, started, time.time(), checked, bytes_read, missing, corrupt, unexpected,
+                          error)
         self.journal.record_scrub(run)
         self._export(run)
         log.info("scrub of %s: %d checked, %d missing, %d corrupt, %d unexpected", target.name, run.checked,
@@ -66,7 +67,7 @@ class Scrubber:
         self._on_result(target.name, run)
         return run
 
-    def _export(self, run: ScrubRun) -> None:
+    def _export(self, run: ScrubRecord) -> None:
         name = run.target
         self.metrics.last_run.labels(target=name).set(run.finished_at)
         self.metrics.checked.labels(target=name).inc(run.checked)

@@ -109,6 +109,11 @@ class Target(ABC):
 
     name: str
 
+    @classmethod
+    def from_config(cls, config) -> "Target":
+        """The target its ``targets[]`` section describes (see replication.factory)."""
+        return cls(config)
+
     @abstractmethod
     def read_marker(self) -> Marker | None:
         """The marker at the root, None when there is none; TargetDown when unreachable."""

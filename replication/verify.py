@@ -1,21 +1,18 @@
-"""`jaga verify` and the scheduled scrub: re-read replicas and compare them with what must be there."""
+"""`jaga verify` and the scheduled scrub: re-read replicas and compare them with what must be there.
+
+Returns a `VerifyReport`; `jaga.commands.verify` prints it.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from dataclasses import dataclass, field
 
-from rich.console import Console
-from rich.table import Table
-
 from journal import Journal
 from journal.records import display
-from replication.factory import build_target
 from replication.progress import Reporter
-from replication.readiness import ensure_ready
-from replication.target import META_DIR, Target, TargetDown, TargetError
+from replication.target import META_DIR, Target
 from replication.throttle import Throttle
 
 log = logging.getLogger("jaga.verify")
@@ -76,6 +73,11 @@ def expected_from_manifest(target: Target) -> list[Expected]:
     return result
 
 
+def expected_on(target: Target, journal: Journal) -> list[Expected]:
+    """What the target must hold: the journal's verified replicas, or (none recorded) its own manifest."""
+    return expected_from_journal(journal, target.name) or expected_from_manifest(target)
+
+
 def verify_target(target: Target, expected: list[Expected], sample: float = 1.0,
                   rate: float | None = None, reporter: Reporter | None = None) -> VerifyReport:
     report = VerifyReport(target.name)
@@ -101,55 +103,3 @@ def verify_target(target: Target, expected: list[Expected], sample: float = 1.0,
         log.error("target %s: %s %s (version %d)", target.name, display(item.key),
                   "is missing" if item in report.missing else "does not match its hash", item.version)
     return report
-
-
-def verify_command(config, args) -> int:
-    from replication.repair import repair, roots_of
-    journal = Journal(config.journal.url)
-    journal.migrate()
-    names = [args.target] if args.target else [t.name for t in config.targets]
-    targets = {t.name: build_target(t) for t in config.targets}
-    reports = []
-    try:
-        for name in names:
-            config.target(name)
-            reports.append(_verify_one(targets[name], journal, args.sample, config.target(name)))
-            if args.repair and not reports[-1].down:
-                repair(reports[-1], targets[name], roots_of(config),
-                       [t for n, t in targets.items() if n != name])
-    finally:
-        journal.close()
-        for target in targets.values():
-            target.close()
-    _print(reports, args.json)
-    return 1 if any(r.problems for r in reports) else 0
-
-
-def _verify_one(target: Target, journal: Journal, sample: float, target_config) -> VerifyReport:
-    try:
-        ensure_ready(target, journal)
-    except (TargetDown, TargetError) as exc:
-        return VerifyReport(target.name, down=str(exc))
-    expected = expected_from_journal(journal, target.name) or expected_from_manifest(target)
-    with Reporter(f"verify {target.name}", sum(e.size for e in expected), log) as reporter:
-        return verify_target(target, expected, sample, reporter=reporter)
-
-
-def _print(reports: list[VerifyReport], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({"targets": {r.target: r.to_json() for r in reports}}, indent=2))
-        return
-    table = Table("target", "checked", "missing", "corrupt", "unexpected", "repaired")
-    for r in reports:
-        if r.down:
-            table.add_row(r.target, f"DOWN: {r.down}", "-", "-", "-", "-")
-        else:
-            table.add_row(r.target, str(r.checked), str(len(r.missing)), str(len(r.corrupt)),
-                          str(len(r.unexpected)), str(len(r.repaired)))
-    Console().print(table)
-    for r in reports:
-        for label, items in (("missing", r.missing), ("corrupt", r.corrupt)):
-            for item in items:
-                print(f"{r.target}: {label}: {display(item.key)}")
-        for key in r.unexpected:
-            print(f"{r.target}: unexpected: {display(key)}")

@@ -14,10 +14,10 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from journal import Journal, JournalError
-from journal.models import ReplicaState
-from journal.records import CHANGED, DOWN, Job, Outcome
+from journal.records import CHANGED, DOWN, Job, Outcome, ReplicaState
 from replication.copier import job_key, replicate
 from replication.readiness import ensure_ready
+from replication.retry import RetryPolicy
 from replication.target import ManifestEntry, Target, TargetDown, TargetError
 
 log = logging.getLogger("jaga.replication")
@@ -28,13 +28,14 @@ QUEUED_PER_WORKER = 8  # claimed jobs per worker: big batches keep journal trans
 
 class TargetReplicator:
     def __init__(self, target: Target, journal: Journal, roots: dict[str, bytes], metrics, workers: int,
-                 on_changed=None):
+                 retry: RetryPolicy, on_changed=None):
         self.target = target
         self.name = target.name
         self.journal = journal
         self.roots = roots
         self.metrics = metrics
         self.workers = workers
+        self.retry = retry
         self._on_changed = on_changed or (lambda watch, path: None)
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"copy-{self.name}")
@@ -218,6 +219,7 @@ class TargetReplicator:
         outcomes = self._unrecorded + self._write_manifest(outcomes)
         self._unrecorded = []
         now = time.time()
+        outcomes = [self.retry.schedule(outcome, now) for outcome in outcomes]
         for outcome in outcomes:
             if outcome.state == DOWN:
                 self._mark_down(outcome.error)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from common.units import format_duration, parse_duration, parse_size
 from jaga.config import ConfigError, load_config
-from jaga.units import format_duration, parse_duration, parse_size
 
 MINIMAL = """
 watch:

@@ -3,15 +3,15 @@
 import time
 
 import pytest
+from sqlalchemy import text
 
 from journal import Journal
-from journal.models import ReplicaState
-from journal.records import Observation, Outcome, SkipRecord
+from journal.records import FIRING, AlertRecord, Observation, Outcome, ReplicaState, SkipRecord
 
 
 @pytest.fixture
 def journal(journal_url):
-    journal = Journal(journal_url, retry_initial=1.0, retry_maximum=300.0)
+    journal = Journal(journal_url)
     journal.migrate()
     yield journal
     journal.close()
@@ -44,29 +44,24 @@ def test_a_change_makes_a_new_version_and_supersedes_open_replicas(journal):
     assert [(j.number, j.size) for j in jobs] == [(2, 2)], "only the current bytes can still be copied"
 
 
-def test_claim_finish_and_backoff(journal):
+def test_claim_finish_and_the_stored_retry_time(journal):
     journal.record_versions([observe(b"x"), observe(b"y")], ["a"])
     x, y = journal.claim("a", 10)
     assert journal.claim("a", 10) == [], "claimed jobs are not handed out twice"
     now = time.time()
     journal.finish([Outcome(x, ReplicaState.VERIFIED, sha256="ab" * 32),
-                    Outcome(y, ReplicaState.FAILED, error="No space left on device")], now)
+                    Outcome(y, ReplicaState.FAILED, error="No space left on device", next_attempt_at=now + 1.5)],
+                   now)
     counts = journal.target_counts("a")
     assert (counts.verified, counts.pending, counts.failed) == (1, 0, 1)
-    assert journal.claim("a", 10, now=now) == [], "a failed copy waits out its backoff"
-    assert journal.next_due("a") > now
+    assert journal.claim("a", 10, now=now + 1) == [], "a failed copy waits until the time it was given"
+    assert journal.next_due("a") == pytest.approx(now + 1.5)
     (retry,) = journal.claim("a", 10, now=now + 2)
     assert retry.attempts == 1
-    with journal.session() as session:
-        from journal.models import Replica
-        assert session.get(Replica, retry.replica_id).last_error == "No space left on device"
-
-
-def test_the_backoff_doubles_with_jitter_up_to_five_minutes(journal):
-    delays = [journal.backoff(n) for n in range(1, 20)]
-    assert 0.5 <= delays[0] <= 1.0
-    assert 1.0 <= delays[1] <= 2.0
-    assert all(150 <= d <= 300 for d in delays[10:])
+    with journal.reading() as session:
+        error = session.execute(text("SELECT last_error FROM replicas WHERE id = :id"),
+                                {"id": retry.replica_id}).scalar()
+    assert error == "No space left on device"
 
 
 def test_copies_in_flight_at_a_crash_go_back_to_pending(journal):
@@ -79,7 +74,7 @@ def test_copies_in_flight_at_a_crash_go_back_to_pending(journal):
 def test_expedite_makes_waiting_retries_due_now(journal):
     journal.record_versions([observe(b"x")], ["a"])
     (job,) = journal.claim("a", 10)
-    journal.finish([Outcome(job, ReplicaState.FAILED, error="EIO")])
+    journal.finish([Outcome(job, ReplicaState.FAILED, error="EIO", next_attempt_at=time.time() + 60)])
     assert journal.claim("a", 10) == []
     assert journal.expedite("a") == 1
     assert len(journal.claim("a", 10)) == 1
@@ -130,3 +125,38 @@ def test_a_target_added_later_is_backfilled_with_every_current_file(journal):
     assert journal.backfill("new") == 2
     assert journal.backfill("new") == 0
     assert sorted((j.path, j.number) for j in journal.claim("new", 10)) == [(b"a", 2), (b"b", 1)]
+
+
+def test_alert_and_sample_reads_do_not_wait_for_a_writer(tmp_path):
+    """The status page and `jaga status` read alerts and SMART samples: a SELECT must not queue for
+    SQLite's write lock (BEGIN IMMEDIATE), which a busy ingest or a long commit may hold for seconds."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "j.db"
+    journal = Journal(f"sqlite:///{path}")
+    journal.migrate()
+    journal.open_alert(AlertRecord("disk:sda:DiskFailing", "DiskFailing", "critical", FIRING, "disk sda", "dying",
+                                   1.0, None, 1.0))
+    journal.save_samples("sda", 1.0, {"ata_5": "8"})
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")   # another writer holds the lock, as a long commit would
+    answers = {}
+
+    def read() -> None:
+        answers["firing"] = list(journal.firing_alerts())
+        answers["samples"] = {name: s.value for name, s in journal.latest_samples("sda").items()}
+        answers["history"] = [a.state for a in journal.alert_history("disk:sda:DiskFailing")]
+
+    reader = threading.Thread(target=read, daemon=True)
+    try:
+        reader.start()
+        reader.join(timeout=5)
+        blocked = reader.is_alive()
+    finally:
+        writer.rollback()
+        writer.close()
+        reader.join(timeout=60)
+        journal.close()
+    assert not blocked, "reading alerts and samples waited for the write lock"
+    assert answers == {"firing": ["disk:sda:DiskFailing"], "samples": {"ata_5": "8"}, "history": [FIRING]}

@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 from html import escape
 
-from jaga.units import format_duration
+from common.units import format_duration
 from jaga.web.health import readiness
 from jaga.web.i18n import TEXT
+from jaga.web.source import StatusSource
 
 CSS = """
 body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
@@ -26,21 +27,21 @@ border-bottom:1px solid #e3e5ea;vertical-align:top}th{color:#555;font-weight:600
 """
 
 
-def render_status_page(daemon) -> str:
-    t = TEXT[daemon.config.ui.language]
-    ready_code, ready = readiness(daemon)
-    alerts = daemon.monitor.firing_alerts() if daemon.monitor else []
+def render_status_page(source: StatusSource) -> str:
+    t = TEXT[source.language]
+    ready_code, ready = readiness(source)
+    alerts = source.firing_alerts()
     good = ready_code == 200 and not alerts
     parts = [
-        f"<!doctype html><html lang='{daemon.config.ui.language}'><head><meta charset='utf-8'>",
+        f"<!doctype html><html lang='{source.language}'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
         f"<meta http-equiv='refresh' content='15'><title>{t['title']}</title><style>{CSS}</style></head><body>",
         f"<header class='{'' if good else 'bad'}' id='overall' data-state='{'ok' if good else 'attention'}'>",
         f"<h1>{t['all_good'] if good else t['attention']}</h1>",
         f"<p id='readiness'>{t['ready'] if ready_code == 200 else t['not_ready']}"
         + "".join(f" — {escape(r)}" for r in ready["reasons"]) + "</p></header><main>",
-        _alerts(alerts, t), _targets(daemon, t), _intake(daemon, t), _disks(daemon, t),
-        _filesystems(daemon, t),
+        _alerts(alerts, t), _targets(source, t), _intake(source, t), _disks(source, t),
+        _filesystems(source, t),
         f"<p class='muted'>{t['updated']} {time.strftime('%Y-%m-%d %H:%M:%S')} · {t['refresh']}</p>",
         "</main></body></html>"]
     return "".join(parts)
@@ -61,31 +62,31 @@ def _alerts(alerts: list[dict], t: dict) -> str:
     return f"<section id='alerts'><h2>{t['alerts']} ({len(alerts)})</h2><table>{rows}</table></section>"
 
 
-def _targets(daemon, t: dict) -> str:
+def _targets(source: StatusSource, t: dict) -> str:
     rows = []
-    for name, s in daemon.replication_status().items():
+    for name, s in source.replication_status().items():
         state = _badge("up", t["up"]) if s["up"] else _badge("down", t["down"]) + \
             f"<br><span class='muted'>{escape(s['down_reason'] or '')}</span>"
         oldest = format_duration(s["oldest_pending_seconds"]) if s["pending"] else "-"
         rows.append(f"<tr data-target='{escape(name)}' data-up='{str(s['up']).lower()}'><td><b>{escape(name)}</b></td>"
                     f"<td>{state}</td><td data-pending>{s['pending']}</td><td>{oldest}</td>"
-                    f"<td class='opt'>{_scrub(daemon, name, t)}</td></tr>")
+                    f"<td class='opt'>{_scrub(source, name, t)}</td></tr>")
     head = (f"<tr><th>{t['target']}</th><th>{t['state']}</th><th>{t['pending']}</th><th>{t['oldest']}</th>"
             f"<th class='opt'>{t['last_scrub']}</th></tr>")
     return f"<section id='targets'><h2>{t['targets']}</h2><table>{head}{''.join(rows)}</table></section>"
 
 
-def _scrub(daemon, name: str, t: dict) -> str:
-    run = daemon.journal.last_scrub(name)
+def _scrub(source: StatusSource, name: str, t: dict) -> str:
+    run = source.last_scrub(name)
     if run is None:
         return t["never"]
     when = time.strftime("%d %b %H:%M", time.localtime(run.finished_at))
-    damage = f" {_badge('failing', t['damage'])}" if run.missing or run.corrupt else ""
+    damage = f" {_badge('failing', t['damage'])}" if run.damaged else ""
     return f"{when} ({run.checked}){damage}"
 
 
-def _intake(daemon, t: dict) -> str:
-    today, week = daemon.intake_summary()
+def _intake(source: StatusSource, t: dict) -> str:
+    today, week = source.intake_summary()
     cells = "".join(
         f"<div><div class='muted'>{label}</div><div class='num' id='intake-{key}'>{files}</div>"
         f"<div class='muted'>{t['files']} · {safe} {t['safe']}</div></div>"
@@ -93,8 +94,8 @@ def _intake(daemon, t: dict) -> str:
     return f"<section id='intake'><h2>{t['intake']}</h2><div class='grid'>{cells}</div></section>"
 
 
-def _disks(daemon, t: dict) -> str:
-    disks = daemon.monitor.disk_summary() if daemon.monitor else []
+def _disks(source: StatusSource, t: dict) -> str:
+    disks = source.disk_summary()
     if not disks:
         return f"<section id='disks'><h2>{t['disks']}</h2><p class='muted'>{t['no_disks']}</p></section>"
     rows = "".join(
@@ -109,8 +110,8 @@ def _disks(daemon, t: dict) -> str:
     return f"<section id='disks'><h2>{t['disks']}</h2><table>{head}{rows}</table></section>"
 
 
-def _filesystems(daemon, t: dict) -> str:
-    stats = daemon.monitor.filesystem_summary() if daemon.monitor else []
+def _filesystems(source: StatusSource, t: dict) -> str:
+    stats = source.filesystem_summary()
     rows = "".join(f"<tr><td>{escape(str(s['path']))}</td><td>{_space(s, t)}</td></tr>" for s in stats)
     return f"<section id='filesystems'><h2>{t['filesystems']}</h2><table>{rows}</table></section>"
 

@@ -9,14 +9,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from jaga.web.health import health, readiness
+from jaga.web.health import health, live_status, readiness
+from jaga.web.source import StatusSource
 
 log = logging.getLogger("jaga.web")
 
 
 class WebServer:
-    def __init__(self, address: tuple[str, int], daemon):
-        handler = type("Handler", (_Handler,), {"daemon": daemon})
+    def __init__(self, address: tuple[str, int], source: StatusSource):
+        handler = type("Handler", (_Handler,), {"source": source})
         self._server = ThreadingHTTPServer(address, handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="web", daemon=True)
@@ -34,23 +35,23 @@ class WebServer:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    daemon = None  # set per server by WebServer
+    source: StatusSource = None  # set per server by WebServer
     server_version = "jaga"
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         path = self.path.split("?", 1)[0]
         try:
             if path == "/metrics":
-                self._send(200, generate_latest(self.daemon.registry), CONTENT_TYPE_LATEST)
+                self._send(200, generate_latest(self.source.registry), CONTENT_TYPE_LATEST)
             elif path == "/healthz":
-                self._json(*health(self.daemon))
+                self._json(*health(self.source))
             elif path == "/readyz":
-                self._json(*readiness(self.daemon))
+                self._json(*readiness(self.source))
             elif path == "/api/status":
-                self._json(200, self.daemon.live_status())
+                self._json(200, live_status(self.source))
             elif path == "/":
                 from jaga.web.page import render_status_page
-                self._send(200, render_status_page(self.daemon).encode(), "text/html; charset=utf-8")
+                self._send(200, render_status_page(self.source).encode(), "text/html; charset=utf-8")
             else:
                 self._send(404, b"not found\n", "text/plain")
         except Exception:

@@ -1,5 +1,4 @@
-"""A second local disk (or any mounted filesystem) as a replica target."""
+"""A second local disk (or any mounted filesystem) as a replica target.
 
-from replication.local.target import LocalTarget
-
-__all__ = ["LocalTarget"]
+config.py holds its ``targets[]`` section, target.py its Target (imported only when built).
+"""

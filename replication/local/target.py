@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+from replication.local.config import LocalTargetConfig
 from replication.local.readback import ReadBackMismatch, write_verified
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
                                 TargetDown, TargetError, check_key, check_version_key,
@@ -31,6 +32,10 @@ MANIFEST = META_DIR + b"/manifest.jsonl"
 
 
 class LocalTarget(Target):
+    @classmethod
+    def from_config(cls, config: LocalTargetConfig) -> "LocalTarget":
+        return cls(config.name, config.path)
+
     def __init__(self, name: str, root: Path):
         self.name = name
         self.root = Path(root)

@@ -1,5 +1,4 @@
-"""An S3 bucket (AWS, MinIO, Ceph RGW, Garage) as a replica target."""
+"""An S3 bucket (AWS, MinIO, Ceph RGW, Garage) as a replica target.
 
-from replication.s3.target import S3Target
-
-__all__ = ["S3Target"]
+config.py holds its ``targets[]`` section, target.py its Target (imported only when built).
+"""

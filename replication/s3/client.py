@@ -16,7 +16,7 @@ from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as 
                                  CredentialRetrievalError, FlexibleChecksumError, HTTPClientError,
                                  NoCredentialsError, PartialCredentialsError, ProfileNotFound)
 
-from jaga.config import S3TargetConfig
+from replication.s3.config import S3TargetConfig
 from replication.target import TargetDown, TargetError
 
 DOWN_CODES = {"NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",

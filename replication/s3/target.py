@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 
 from botocore.exceptions import ClientError
 
-from jaga.config import S3TargetConfig
 from replication.s3.client import is_missing, make_client, translate
+from replication.s3.config import S3TargetConfig
 from replication.s3.keys import VERSIONS, ObjectNames, decode_key
 from replication.s3.upload import delete_quietly, hex_of, put_large, put_small, read_up_to
 from replication.throttle import Throttle

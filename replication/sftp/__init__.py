@@ -1,5 +1,4 @@
-"""A folder on an SSH server (OpenSSH's sftp-server or internal-sftp) as a replica target."""
+"""A folder on an SSH server (OpenSSH's sftp-server or internal-sftp) as a replica target.
 
-from replication.sftp.target import SftpTarget
-
-__all__ = ["SftpTarget"]
+config.py holds its ``targets[]`` section, target.py its Target (imported only when built).
+"""

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 
 import paramiko
 
-from jaga.config import SftpTargetConfig
 from replication.sftp.client import ExtSFTPClient
+from replication.sftp.config import SftpTargetConfig
 from replication.target import TargetDown, TargetError
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ import stat
 import threading
 from collections.abc import Iterable, Iterator
 
-from jaga.config import SftpTargetConfig
 from replication.sftp.client import FSYNC, HARDLINK, POSIX_RENAME, ExtSFTPClient
+from replication.sftp.config import SftpTargetConfig
 from replication.sftp.connection import LinkLost, SshSessions
 from replication.throttle import Throttle
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,

@@ -1,4 +1,4 @@
-"""`jaga disks`: a table or JSON, exit 0 only when every disk is ok."""
+"""`jaga disks` (jaga/commands/disks.py): a table or JSON, exit 0 only when every disk is ok."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import json
 
 from rich.console import Console
 
+from jaga.commands.disks import show_disks
 from tests.monitor.helpers import make_config
-from monitor.cli import disks_command
 
 
 def test_disks_json_and_exit_status(tmp_path, fake_smartctl, capsys):
     fake_smartctl.use("ata-seagate-st380011a-reallocated-pending")
     config = make_config(tmp_path, fake_smartctl, devices=[{"name": "/dev/sda", "type": "ata"}])
-    assert disks_command(config, as_json=True) == 1
+    assert show_disks(config, as_json=True) == 1
     [disk] = json.loads(capsys.readouterr().out)["disks"]
     assert {k: disk[k] for k in ("device", "model", "serial", "interface", "health", "temperature_c")} == {
         "device": "sda", "model": "ST380011A", "serial": "5JV9BNJ6", "interface": "ata", "health": "warning",
@@ -26,7 +26,7 @@ def test_disks_table_all_ok(tmp_path, fake_smartctl):
     fake_smartctl.use("host-linux-2nvme-1megaraid")
     config = make_config(tmp_path, fake_smartctl)
     out = io.StringIO()
-    assert disks_command(config, as_json=False, console=Console(file=out, width=200)) == 0
+    assert show_disks(config, as_json=False, console=Console(file=out, width=200)) == 0
     text = out.getvalue()
     assert "KCM61VUL1T60" in text and "INTEL SSDSC2KB480G8" in text and text.count(" ok ") >= 3
 
@@ -34,5 +34,5 @@ def test_disks_table_all_ok(tmp_path, fake_smartctl):
 def test_disks_without_smartctl_is_a_problem(tmp_path):
     config = make_config(tmp_path, None)
     out = io.StringIO()
-    assert disks_command(config, as_json=False, console=Console(file=out, width=200)) == 1
+    assert show_disks(config, as_json=False, console=Console(file=out, width=200)) == 1
     assert "SMART unavailable" in out.getvalue()

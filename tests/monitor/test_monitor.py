@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import text
 from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.monitor.helpers import make_config, wait_for
-from journal.models import SmartSample
-from monitor import store
 from monitor.service import Monitor
 
 
@@ -35,8 +33,8 @@ def test_rise_between_polls_alerts_once_and_resolves(tmp_path, journal, fake_sma
         wait_for(lambda: webhook.named("DiskWarning"))
         # yesterday this disk had no pending sectors: make the stored previous poll say so
         with journal.session() as session:
-            session.execute(update(SmartSample).where(SmartSample.attribute == "ata_197")
-                            .values(value="0", polled_at=clock.now + 1800 - 86400))
+            session.execute(text("UPDATE smart_samples SET value = '0', polled_at = :at WHERE attribute = 'ata_197'"),
+                            {"at": clock.now + 1800 - 86400})
         clock.now += 1800
         [report] = monitor.poll_disks_now()
         assert "Current_Pending_Sector (197) rose to 661 (was 0 1d ago)" in report.reasons
@@ -48,7 +46,7 @@ def test_rise_between_polls_alerts_once_and_resolves(tmp_path, journal, fake_sma
         rising = webhook.named("DiskCounterRising", "firing")[0]
         assert rising["summary"] == "Current_Pending_Sector (197) rose to 661 (was 0)"
         assert set(rising) >= {"name", "severity", "subject", "summary", "started", "status"}
-        history = store.alert_history(journal, "disk:sda:DiskCounterRising:ata_197")
+        history = journal.alert_history("disk:sda:DiskCounterRising:ata_197")
         assert [h.state for h in history] == ["resolved"]
     finally:
         monitor.stop()

@@ -58,7 +58,7 @@ class MotoS3:
 
     def target_config(self, name: str, credentials_file: Path, bucket: str | None = None, **overrides):
         """An S3TargetConfig for a fresh bucket name on this server (the bucket is made by write_marker)."""
-        from jaga.config import S3TargetConfig
+        from replication.s3.config import S3TargetConfig
         fields = dict(type="s3", name=name, bucket=bucket or f"jaga-{secrets.token_hex(4)}",
                       prefix="replica/", endpoint_url=self.endpoint_url, region="us-east-1",
                       credentials_file=credentials_file, timeout=5.0)

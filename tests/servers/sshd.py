@@ -185,7 +185,7 @@ class SshServer:
 
     def target_config(self, name: str, path: str, **overrides):
         """An SftpTargetConfig pointing at this server."""
-        from jaga.config import SftpTargetConfig
+        from replication.sftp.config import SftpTargetConfig
         fields = dict(type="sftp", name=name, host=self.host, port=self.port, user=self.user,
                       key_file=self.key_file, known_hosts=self.known_hosts, path=path, timeout=5.0)
         fields.update(overrides)

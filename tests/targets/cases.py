@@ -10,10 +10,10 @@ import os
 import secrets
 from pathlib import Path
 
-from replication.local import LocalTarget
-from replication.s3 import S3Target
+from replication.local.target import LocalTarget
 from replication.s3.keys import encode_key
-from replication.sftp import SftpTarget
+from replication.s3.target import S3Target
+from replication.sftp.target import SftpTarget
 from replication.target import TEMP_PREFIX, Target
 
 

@@ -6,21 +6,24 @@ import time
 
 import pytest
 
+from replication.factory import BACKENDS
 from replication.target import Marker
 from tests.servers.fixtures import (fresh_moto, fresh_sshd, moto_s3, netns_sshd, s3_credentials,  # noqa: F401
                                     sshd_server)
 from tests.targets.cases import LocalCase, S3Case, SftpCase
 
 
-@pytest.fixture(params=["local", "sftp", "s3"])
+@pytest.fixture(params=[backend.type for backend in BACKENDS])
 def case(request, tmp_path):
-    """An empty target of each type (no marker yet); afterwards: nothing may exist outside its root."""
+    """An empty target of each registered type (no marker yet); afterwards: nothing outside its root."""
     if request.param == "local":
         built = LocalCase(tmp_path)
     elif request.param == "sftp":
         built = SftpCase(request.getfixturevalue("sshd_server"))
-    else:
+    elif request.param == "s3":
         built = S3Case(request.getfixturevalue("moto_s3"), request.getfixturevalue("s3_credentials"))
+    else:
+        raise LookupError(f"no contract case for target type {request.param!r}: add one to cases.py")
     yield built
     built.target.close()
     assert built.outside() == [], "written outside the target root"

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from replication.s3 import S3Target
+from replication.s3.target import S3Target
 from replication.target import Marker, TargetDown, TargetError
 from tests.targets.cases import S3Case
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from replication.sftp import SftpTarget
 from replication.sftp.client import FSYNC, HARDLINK, POSIX_RENAME
+from replication.sftp.target import SftpTarget
 from replication.target import Marker, TargetError, version_key
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from replication.sftp import SftpTarget
+from replication.sftp.target import SftpTarget
 from replication.target import TEMP_PREFIX, Marker, TargetDown
 from tests.servers.polling import wait_until
 from tests.servers.sshd import keygen

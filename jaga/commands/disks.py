@@ -1,34 +1,40 @@
-"""``jaga disks``: poll SMART now and print what each disk says.
-
-It reads the journal neither for nor against the daemon: no samples are stored, so the daemon's
-"rose since the previous poll" comparisons stay between its own polls.
+"""Poll SMART now (without the daemon's journal): per disk model, serial, interface, temperature,
+health ok/warning/failing/unknown and the reasons. Exit 1 unless every disk is ok.
 """
 
 from __future__ import annotations
 
 import json
 
-from monitor.report import DiskReport
-from monitor.smart import SmartPoller
+from jaga.commands import OK, PROBLEMS, add_command
 
 STYLE = {"ok": "green", "warning": "yellow", "failing": "bold red", "unknown": "magenta"}
 JSON_FIELDS = ("device", "path", "model", "serial", "firmware", "interface", "health", "reasons",
                "temperature_c", "exit_status", "exit_status_meanings", "source")
 
 
-def disks_command(config, as_json: bool, console=None) -> int:
-    """Exit 0 when every disk is ok, 1 when any is warning, failing or unknown (or none was found)."""
-    result = SmartPoller(config.monitor.smart).poll()
-    reports = result.reports
+def register(subparsers, common) -> None:
+    parser = add_command(subparsers, common, "disks", run,
+                         "poll SMART now and show every disk's health", __doc__)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(config, args) -> int:
+    return show_disks(config, args.json)
+
+
+def show_disks(config, as_json: bool, console=None) -> int:
+    """Exit 0 when every disk is ok, 1 when any is warning, failing or unknown (or SMART is unavailable)."""
+    from monitor.smart import poll_once
+    result = poll_once(config.monitor.smart)
     if as_json:
-        _print_json(reports, result.scan_error, console)
+        _print_json(result.reports, result.scan_error, console)
     else:
-        _print_table(reports, result.scan_error, console)
-    healthy = not result.scan_error and all(report.health == "ok" for report in reports)
-    return 0 if healthy else 1
+        _print_table(result.reports, result.scan_error, console)
+    return OK if result.all_ok else PROBLEMS
 
 
-def disk_json(report: DiskReport) -> dict:
+def disk_json(report) -> dict:
     data = report.to_json()
     summary = {name: data[name] for name in JSON_FIELDS}
     summary["nvme"] = data["nvme"]
@@ -37,7 +43,7 @@ def disk_json(report: DiskReport) -> dict:
     return summary
 
 
-def _print_json(reports: list[DiskReport], scan_error: str | None, console) -> None:
+def _print_json(reports, scan_error: str | None, console) -> None:
     text = json.dumps({"disks": [disk_json(r) for r in reports], "error": scan_error}, indent=2)
     if console is None:
         print(text)
@@ -45,7 +51,7 @@ def _print_json(reports: list[DiskReport], scan_error: str | None, console) -> N
         console.print_json(text) if hasattr(console, "print_json") else console.print(text)
 
 
-def _print_table(reports: list[DiskReport], scan_error: str | None, console) -> None:
+def _print_table(reports, scan_error: str | None, console) -> None:
     from rich.console import Console
     from rich.table import Table
 

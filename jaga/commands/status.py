@@ -1,0 +1,61 @@
+"""Files and bytes journaled; per target verified, pending, failed, up and the oldest pending age; the
+running daemon's disks and firing alerts. Exit 1 when a target is down or has failed copies.
+"""
+
+from __future__ import annotations
+
+import json
+
+from jaga.commands import OK, PROBLEMS, add_command
+
+
+def register(subparsers, common) -> None:
+    parser = add_command(subparsers, common, "status", run, "files, bytes and per-target state", __doc__)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+
+def run(config, args) -> int:
+    from journal import Journal
+    journal = Journal(config.journal.url)
+    try:
+        journal.migrate()
+        doc = show_status(config, journal, args.json)
+    finally:
+        journal.close()
+    healthy = all(t["up"] and t["failed"] == 0 for t in doc["targets"].values())
+    return OK if healthy else PROBLEMS
+
+
+def show_status(config, journal, as_json: bool) -> dict:
+    from jaga.status import collect_status
+    doc = collect_status(config, journal)
+    if as_json:
+        print(json.dumps(doc, indent=2))
+    else:
+        render_status(doc)
+    return doc
+
+
+def render_status(doc: dict, console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    console = console or Console()
+    console.print(f"files: {doc['files']}   bytes: {doc['bytes']:,}")
+    table = Table("target", "type", "up", "verified", "pending", "failed", "oldest pending")
+    for name, t in doc["targets"].items():
+        oldest = "-" if t["oldest_pending_seconds"] is None else f"{t['oldest_pending_seconds']:.0f}s"
+        table.add_row(name, t["type"], "yes" if t["up"] else f"NO: {t['down_reason']}", str(t["verified"]),
+                      str(t["pending"]), str(t["failed"]), oldest)
+    console.print(table)
+    if doc["skipped"]:
+        console.print("skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(doc["skipped"].items())))
+    if doc["disks"]:
+        disks = Table("disk", "model", "health", "reasons")
+        for d in doc["disks"]:
+            disks.add_row(d["device"], d["model"] or "", d["health"], "; ".join(d["reasons"] or []))
+        console.print(disks)
+    elif doc["daemon"] != "running":
+        console.print("disks: the daemon is not running (`jaga disks` polls them now)")
+    for alert in doc["alerts"]:
+        console.print(f"[bold red]ALERT[/] {alert['severity']} {alert['alertname']}: {alert['subject']}: "
+                      f"{alert['summary']}")

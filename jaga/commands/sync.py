@@ -1,0 +1,25 @@
+"""One pass: reconcile the watched folders, replicate and verify everything pending, print the status
+and exit (0 when everything is verified).
+"""
+
+from __future__ import annotations
+
+from jaga.commands import OK, PROBLEMS, add_command
+from jaga.commands.status import show_status
+
+
+def register(subparsers, common) -> None:
+    parser = add_command(subparsers, common, "sync", run,
+                         "one pass: reconcile, replicate and verify everything pending", __doc__)
+    parser.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds")
+
+
+def run(config, args) -> int:
+    from jaga.daemon import Daemon
+    daemon = Daemon(config)
+    try:
+        all_verified = daemon.sync_once(args.timeout)
+        show_status(config, daemon.journal, as_json=False)
+    finally:
+        daemon.journal.close()
+    return OK if all_verified else PROBLEMS

@@ -1,0 +1,88 @@
+"""The running daemon as the web endpoints see it (a ``jaga.web.source.StatusSource``)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from journal import JournalError
+from journal.records import ScrubRecord
+
+if TYPE_CHECKING:
+    from jaga.daemon import Daemon
+
+INTAKE_CACHE = 30.0   # seconds: the page refreshes every 15 s, the intake query reads a week
+JOURNAL_PROBE = 5.0   # seconds between real test writes, however often /readyz is asked
+
+
+class DaemonStatus:
+    def __init__(self, daemon: Daemon):
+        self._daemon = daemon   # read at each call: a reload replaces its targets and config
+        self._intake_cache: tuple[float, tuple] | None = None   # (when, value)
+        self._journal_probe: tuple[float, str | None] = (float("-inf"), None)
+
+    @property
+    def language(self) -> str:
+        return self._daemon.config.ui.language
+
+    @property
+    def registry(self):
+        return self._daemon.registry
+
+    def heartbeat_age(self) -> float:
+        return self._daemon.heartbeat_age()
+
+    def replication_status(self) -> dict[str, dict]:
+        return self._daemon.replication_status()
+
+    def watch_problems(self) -> list[str]:
+        return self._from_monitor("watch_problems")
+
+    def firing_alerts(self) -> list[dict]:
+        return self._from_monitor("firing_alerts")
+
+    def disk_summary(self) -> list[dict]:
+        return self._from_monitor("disk_summary")
+
+    def filesystem_summary(self) -> list[dict]:
+        return self._from_monitor("filesystem_summary")
+
+    def _from_monitor(self, summary: str) -> list:
+        """Empty until the monitor has started (the web starts after it; `jaga sync` runs none)."""
+        monitor = self._daemon.monitor
+        return getattr(monitor, summary)() if monitor is not None else []
+
+    def last_scrub(self, target: str) -> ScrubRecord | None:
+        return self._daemon.journal.last_scrub(target)
+
+    def journal_problem(self) -> str | None:
+        """Probed at most every JOURNAL_PROBE seconds, so a load balancer asking /readyz per request
+        does not become a write per request."""
+        now = time.monotonic()
+        checked_at, problem = self._journal_probe
+        if now - checked_at >= JOURNAL_PROBE:
+            try:
+                self._daemon.journal.ping()
+                problem = None
+            except JournalError as exc:
+                problem = str(exc)
+            self._journal_probe = (now, problem)
+        return problem
+
+    def intake_summary(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(files, safe everywhere) for today and the last 7 days; cached so the page stays cheap."""
+        now = time.time()
+        if self._intake_cache and now - self._intake_cache[0] < INTAKE_CACHE:
+            return self._intake_cache[1]
+        midnight = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        today, week = [0, 0], [0, 0]
+        for _watch, _path, _number, _size, completed_at, everywhere in \
+                self._daemon.journal.intake(now - 7 * 86400, None):
+            for bucket, since in ((today, midnight), (week, now - 7 * 86400)):
+                if completed_at >= since:
+                    bucket[0] += 1
+                    bucket[1] += 1 if everywhere else 0
+        result = (tuple(today), tuple(week))
+        self._intake_cache = (now, result)
+        return result

@@ -1,0 +1,128 @@
+"""What ingest records: new file versions (each with a pending replica per target), skips, deletions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import bindparam, insert, select, update
+
+from journal.engine import Database
+from journal.models import FileRow, Replica, Skip, Version
+from journal.records import Observation, ReplicaState, SkipRecord
+
+
+class IngestRecords(Database):
+    def known_states(self, watch: str, paths: list[bytes]) -> dict[bytes, tuple[int, int, int | None]]:
+        """path → (size, mtime_ns, inode) for a batch of paths: the scan's memory stays flat at a million."""
+        with self.reading() as session:
+            rows = session.execute(select(FileRow.path, FileRow.size, FileRow.mtime_ns, FileRow.inode,
+                                          FileRow.deleted_at)
+                                   .where(FileRow.watch == watch, FileRow.path.in_(paths)))
+            return {path: (size, mtime, inode) for path, size, mtime, inode, deleted in rows if deleted is None}
+
+    def record_versions(self, observations: Iterable[Observation], targets: list[str]) -> list[Observation]:
+        """Record each observation as a new version unless the newest version already matches.
+
+        Replicas still open for older versions of the same file are superseded: their bytes are gone.
+        Returns the observations that became new versions. A whole batch costs a few statements, not a
+        few per file: this is the hot path of a burst.
+        """
+        latest = {(obs.watch, obs.path): obs for obs in observations}
+        if not latest:
+            return []
+        with self.session() as session:
+            conn = session.connection()
+            known = _file_rows(conn, list(latest))
+            changed = [obs for key, obs in latest.items() if key not in known or _differs(known[key], obs)]
+            if not changed:
+                return []
+            file_ids = _upsert_files(conn, changed, known)
+            version_ids = _insert_versions(conn, changed, file_ids, known)
+            conn.execute(insert(Replica.__table__), [
+                {"version_id": vid, "target": t, "state": ReplicaState.PENDING, "attempts": 0,
+                 "next_attempt_at": 0.0, "created_at": obs.completed_at}
+                for obs, vid in zip(changed, version_ids) for t in targets])
+            return changed
+
+    def record_skips(self, skips: Iterable[SkipRecord]) -> None:
+        with self.session() as session:
+            for skip in skips:
+                row = session.execute(select(Skip).where(Skip.watch == skip.watch, Skip.path == skip.path)
+                                      ).scalar_one_or_none()
+                if row is None:
+                    session.add(Skip(watch=skip.watch, path=skip.path, reason=skip.reason,
+                                     detail=skip.detail, seen_at=skip.seen_at))
+                else:
+                    row.reason, row.detail, row.seen_at = skip.reason, skip.detail, skip.seen_at
+
+    def mark_deleted(self, paths: list[tuple[str, bytes]], when: float) -> None:
+        """The sources are gone; their replicas stay. Pending copies of them can no longer be made."""
+        with self.session() as session:
+            files = FileRow.__table__
+            ids = []
+            for watch, path in paths:
+                ids += session.execute(select(files.c.id).where(files.c.watch == watch, files.c.path == path,
+                                                                files.c.deleted_at.is_(None))).scalars().all()
+            if ids:
+                session.execute(update(files).where(files.c.id.in_(ids)).values(deleted_at=when))
+                _supersede_open(session.connection(), ids)
+
+
+def _file_rows(conn, keys: list[tuple[str, bytes]]) -> dict[tuple[str, bytes], tuple]:
+    """(watch, path) → (id, current_version, size, mtime_ns, deleted_at, inode), a chunk at a time."""
+    files = FileRow.__table__
+    found = {}
+    by_watch: dict[str, list[bytes]] = {}
+    for watch, path in keys:
+        by_watch.setdefault(watch, []).append(path)
+    for watch, paths in by_watch.items():
+        for start in range(0, len(paths), 500):
+            rows = conn.execute(select(files.c.path, files.c.id, files.c.current_version, files.c.size,
+                                       files.c.mtime_ns, files.c.deleted_at, files.c.inode)
+                                .where(files.c.watch == watch, files.c.path.in_(paths[start:start + 500])))
+            found.update({(watch, row[0]): tuple(row[1:]) for row in rows})
+    return found
+
+
+def _upsert_files(conn, changed: list[Observation], known: dict) -> dict[tuple[str, bytes], int]:
+    files = FileRow.__table__
+    ids = {key: row[0] for key, row in known.items()}
+    new = [obs for obs in changed if (obs.watch, obs.path) not in known]
+    if new:
+        rows = conn.execute(insert(files).returning(files.c.id, sort_by_parameter_order=True), [
+            {"watch": o.watch, "path": o.path, "current_version": 1, "size": o.size, "mtime_ns": o.mtime_ns,
+             "inode": o.inode} for o in new]).all()
+        ids.update({(o.watch, o.path): row[0] for o, row in zip(new, rows)})
+    old = [obs for obs in changed if (obs.watch, obs.path) in known]
+    if old:
+        old_ids = [ids[(o.watch, o.path)] for o in old]
+        _supersede_open(conn, old_ids)
+        conn.execute(update(files).where(files.c.id == bindparam("b_id")).values(
+            current_version=files.c.current_version + 1, size=bindparam("b_size"),
+            mtime_ns=bindparam("b_mtime"), inode=bindparam("b_inode"), deleted_at=None),
+            [{"b_id": ids[(o.watch, o.path)], "b_size": o.size, "b_mtime": o.mtime_ns, "b_inode": o.inode}
+             for o in old])
+    return ids
+
+
+def _insert_versions(conn, changed: list[Observation], file_ids: dict, known: dict) -> list[int]:
+    versions = Version.__table__
+    rows = conn.execute(insert(versions).returning(versions.c.id, sort_by_parameter_order=True), [
+        {"file_id": file_ids[(o.watch, o.path)], "number": known[(o.watch, o.path)][1] + 1
+         if (o.watch, o.path) in known else 1, "size": o.size, "mtime_ns": o.mtime_ns,
+         "seen_at": o.seen_at, "completed_at": o.completed_at} for o in changed]).all()
+    return [row[0] for row in rows]
+
+
+def _supersede_open(conn, file_ids: list[int]) -> None:
+    replicas = Replica.__table__
+    older = select(Version.__table__.c.id).where(Version.__table__.c.file_id.in_(file_ids)).scalar_subquery()
+    conn.execute(update(replicas)
+                 .where(replicas.c.version_id.in_(older), replicas.c.state.in_(ReplicaState.OPEN))
+                 .values(state=ReplicaState.SUPERSEDED, last_error="replaced by a newer version"))
+
+
+def _differs(row: tuple, obs: Observation) -> bool:
+    _id, _number, size, mtime_ns, deleted_at, inode = row
+    replaced = inode is not None and obs.inode is not None and inode != obs.inode
+    return size != obs.size or mtime_ns != obs.mtime_ns or replaced or deleted_at is not None

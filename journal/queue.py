@@ -1,0 +1,172 @@
+"""The replica queue: due replicas claimed per target, outcomes written back, claims given back.
+
+When a replica is tried again is replication's decision (its retry policy): the journal only stores
+the ``next_attempt_at`` an outcome carries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy.orm import Session
+
+from journal.engine import Database
+from journal.models import FileRow, Replica, Version
+from journal.records import Job, Outcome, ReplicaState
+
+
+class ReplicaQueue(Database):
+    def backfill(self, target: str, now: float | None = None) -> int:
+        """Give ``target`` a pending replica of every current file it lacks (a target added later)."""
+        now = time.time() if now is None else now
+        missing = (select(Version.id, literal(target), literal(ReplicaState.PENDING), literal(0), literal(0.0),
+                          literal(now))
+                   .join(FileRow, and_(FileRow.id == Version.file_id, FileRow.current_version == Version.number))
+                   .where(FileRow.deleted_at.is_(None),
+                          ~select(Replica.id).where(Replica.version_id == Version.id,
+                                                    Replica.target == target).exists()))
+        with self.session() as session:
+            added = session.execute(insert(Replica).from_select(
+                ["version_id", "target", "state", "attempts", "next_attempt_at", "created_at"], missing)
+                .returning(Replica.id))
+            return len(added.all())
+
+    def release_claims(self, target: str, keep: Iterable[int]) -> int:
+        """Claims this process no longer holds go back to pending: after a commit whose outcome the
+        database reported as failed (it may have been written anyway, e.g. an fsync EIO)."""
+        keep = list(keep)
+        with self.session() as session:
+            query = update(Replica).where(Replica.target == target, Replica.state == ReplicaState.COPYING)
+            if keep:
+                query = query.where(Replica.id.not_in(keep))
+            return session.execute(query.values(state=ReplicaState.PENDING)).rowcount or 0
+
+    def reset_copying(self) -> int:
+        """After a crash: copies that were in flight start again from pending."""
+        with self.session() as session:
+            result = session.execute(update(Replica).where(Replica.state == ReplicaState.COPYING)
+                                     .values(state=ReplicaState.PENDING))
+            return result.rowcount or 0
+
+    def claim(self, target: str, limit: int, now: float | None = None) -> list[Job]:
+        """Take up to ``limit`` due replicas of ``target`` and mark them copying."""
+        now = time.time() if now is None else now
+        with self.session() as session:
+            return _claim_in(session, target, limit, now)
+
+    def finish(self, outcomes: Iterable[Outcome], now: float | None = None,
+               claim: tuple[str, int] | None = None) -> list[Job]:
+        """Write what the workers did, all in one short transaction of a few executemany statements,
+        and (``claim=(target, limit)``) take the next jobs in the same transaction: one commit per batch.
+
+        A replica superseded meanwhile (a newer version arrived, the source was deleted) stays so.
+        """
+        now = time.time() if now is None else now
+        outcomes = list(outcomes)
+        with self.session() as session:
+            _finish_in(session, outcomes, now)
+            return _claim_in(session, *claim, now) if claim else []
+
+    def expedite(self, target: str, now: float | None = None) -> int:
+        """A target that works again: everything waiting out a backoff on it is due now."""
+        now = time.time() if now is None else now
+        with self.session() as session:
+            result = session.execute(update(Replica).where(
+                Replica.target == target, Replica.state == ReplicaState.FAILED, Replica.next_attempt_at > now)
+                .values(next_attempt_at=now))
+            return result.rowcount or 0
+
+    def next_due(self, target: str) -> float | None:
+        """When the earliest waiting replica of ``target`` becomes due (None: nothing waits)."""
+        with self.reading() as session:
+            return session.execute(select(func.min(Replica.next_attempt_at)).where(
+                Replica.target == target,
+                Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)))).scalar()
+
+    def requeue(self, target: str, watch: str, path: bytes, number: int, error: str) -> bool:
+        """Verification found this replica missing or corrupt: copy it again if its source still matches."""
+        with self.session() as session:
+            replica = session.execute(
+                select(Replica).join(Version, Version.id == Replica.version_id)
+                .join(FileRow, FileRow.id == Version.file_id)
+                .where(Replica.target == target, FileRow.watch == watch, FileRow.path == path,
+                       Version.number == number)).scalar_one_or_none()
+            if replica is None:
+                return False
+            replica.state, replica.last_error, replica.next_attempt_at = ReplicaState.PENDING, error, 0.0
+            return True
+
+
+def _claim_in(session: Session, target: str, limit: int, now: float) -> list[Job]:
+    if limit <= 0:
+        return []
+    ids = session.execute(
+        select(Replica.id)
+        .where(Replica.target == target,
+               Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)),
+               Replica.next_attempt_at <= now)
+        .order_by(Replica.next_attempt_at, Replica.id).limit(limit)).scalars().all()
+    if not ids:
+        return []
+    session.execute(update(Replica).where(Replica.id.in_(ids))
+                    .values(state=ReplicaState.COPYING).execution_options(synchronize_session=False))
+    return _jobs(session, target, ids)
+
+
+def _jobs(session: Session, target: str, ids: list[int]) -> list[Job]:
+    rows = session.execute(
+        select(Replica.id, Replica.attempts, Version.id, Version.number, Version.size, Version.mtime_ns,
+               Version.sha256, Version.completed_at, FileRow.id, FileRow.watch, FileRow.path)
+        .join(Version, Version.id == Replica.version_id).join(FileRow, FileRow.id == Version.file_id)
+        .where(Replica.id.in_(ids)).order_by(Replica.next_attempt_at, Replica.id)).all()
+    previous = _previous_verified(session, target, [(r[8], r[3]) for r in rows if r[3] > 1])
+    return [Job(replica_id=r[0], attempts=r[1], version_id=r[2], number=r[3], size=r[4], mtime_ns=r[5],
+                sha256=r[6], completed_at=r[7], watch=r[9], path=r[10], target=target,
+                previous_number=previous.get(r[8])) for r in rows]
+
+
+def _previous_verified(session: Session, target: str, files: list[tuple[int, int]]) -> dict[int, int]:
+    """file id → newest verified version number below the one being copied."""
+    if not files:
+        return {}
+    conditions = [and_(Version.file_id == fid, Version.number < number) for fid, number in files]
+    rows = session.execute(
+        select(Version.file_id, func.max(Version.number))
+        .join(Replica, Replica.version_id == Version.id)
+        .where(Replica.target == target, Replica.state == ReplicaState.VERIFIED)
+        .where(or_(*conditions))
+        .group_by(Version.file_id)).all()
+    return {fid: number for fid, number in rows}
+
+
+def _finish_in(session: Session, outcomes: list[Outcome], now: float) -> None:
+    replicas, versions = Replica.__table__, Version.__table__
+    rows = [_finish_values(outcome, now) for outcome in outcomes]
+    if not rows:
+        return
+    verified = [o for o in outcomes if o.state == ReplicaState.VERIFIED]
+    conn = session.connection()
+    conn.execute(update(replicas).where(replicas.c.id == bindparam("b_id"),
+                                        replicas.c.state != ReplicaState.SUPERSEDED).values(
+        state=bindparam("b_state"), last_error=bindparam("b_error"), verified_at=bindparam("b_verified"),
+        next_attempt_at=bindparam("b_due"), attempts=replicas.c.attempts + bindparam("b_tries")), rows)
+    if verified:
+        conn.execute(update(versions).where(versions.c.id == bindparam("b_id"), versions.c.sha256.is_(None))
+                     .values(sha256=bindparam("b_sha")),
+                     [{"b_id": o.job.version_id, "b_sha": o.sha256} for o in verified])
+
+
+def _finish_values(outcome: Outcome, now: float) -> dict:
+    """The due time is the outcome's: replication's retry policy chose it, the journal stores it."""
+    due = now if outcome.next_attempt_at is None else outcome.next_attempt_at
+    values = {"b_id": outcome.job.replica_id, "b_error": outcome.error, "b_verified": None, "b_tries": 1,
+              "b_due": due}
+    if outcome.state == ReplicaState.VERIFIED:
+        values.update(b_state=ReplicaState.VERIFIED, b_verified=now)
+    elif outcome.state == ReplicaState.FAILED:
+        values.update(b_state=ReplicaState.FAILED)
+    else:  # DOWN or CHANGED: not the copy's fault, no attempt counted; pending again when due
+        values.update(b_state=ReplicaState.PENDING, b_tries=0)
+    return values
