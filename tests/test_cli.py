@@ -14,7 +14,7 @@ import pytest
 from jaga.cli import build_parser
 from jaga.commands import UsageError
 from jaga.commands.dates import parse_moment
-from tests.harness import jaga_command, write_file
+from tests.harness import jaga_command, wait_for, write_file
 
 VERB_ARGS = {"run": [], "sync": [], "status": [], "check-config": [], "init-target": ["secondary"],
              "disks": [], "verify": [], "restore": ["--from", "secondary", "--to", "restored"], "report": []}
@@ -119,7 +119,16 @@ def report_files(deployment, *args: str) -> int:
     return json.loads(result.stdout)["total"]["files"]
 
 
+def away_from_midnight(margin: float = 120.0) -> None:
+    """"Today" must stay one day for the whole test: near local midnight, wait until it has passed."""
+    def seconds_left() -> float:
+        now = datetime.now()
+        return (datetime.combine(now.date() + timedelta(days=1), datetime.min.time()) - now).total_seconds()
+    wait_for(lambda: seconds_left() > margin, timeout=margin + 10, interval=1, message="local midnight to pass")
+
+
 def test_report_reads_the_dates_people_type(deployment):
+    away_from_midnight()
     write_file(deployment.uploads / "a.pdf", b"a")
     assert deployment.cli("sync").returncode == 0
     today = date.today()
@@ -146,6 +155,7 @@ def test_report_refuses_what_is_not_a_date_in_one_line(deployment, text):
 
 
 def test_restore_at_reads_the_same_dates(deployment, tmp_path):
+    away_from_midnight()
     write_file(deployment.uploads / "a.pdf", b"a")
     assert deployment.cli("sync").returncode == 0
     tomorrow = dmy(date.today() + timedelta(days=1))

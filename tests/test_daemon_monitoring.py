@@ -3,13 +3,10 @@
 import json
 import shutil
 
-from tests.harness import REPO, SHARED, wait_for, write_file
+from tests.harness import RECORDINGS, REPO, wait_for, write_file
 from tests.monitor.helpers import WebhookSink
 
-import pytest
-
-FAILING = SHARED / "fixtures" / "smartctl" / "ata-seagate-barracuda-st3160815as-failed"
-pytestmark = pytest.mark.skipif(not FAILING.exists(), reason="shared/fixtures/smartctl is not beside the repo")
+FAILING = RECORDINGS / "ata-seagate-barracuda-st3160815as-failed"
 
 
 def test_a_failing_disk_alerts_on_call_staff_and_shows_everywhere(deployment):
