@@ -17,6 +17,7 @@ from ingest.pipeline import UNWATCHED_RESCAN, Ingest, WatchRoot
 from ingest.rules import IgnoreRules
 from jaga.config import Config, ConfigError, load_config
 from jaga.livestatus import DaemonStatus
+from jaga.preflight import refuse_unusable
 from jaga.metrics import Metrics
 from jaga.systemd import Notifier
 from jaga.web import WebServer
@@ -200,6 +201,7 @@ class Daemon:
         source = self.config.source
         try:
             new = load_config(source)
+            refuse_unusable(new)
             security = web_security(new)
         except ConfigError as exc:
             log.error("reload refused, keeping the running config: %s", str(exc).replace("\n", "; "))

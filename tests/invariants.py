@@ -8,9 +8,9 @@ import os
 import re
 from pathlib import Path
 
+from jaga.config import DEFAULT_IGNORE  # the daemon's own list: a new default pattern applies here too
 from tests.harness import sha256_file, temporaries
 
-DEFAULT_IGNORE = ("*.part", "*.tmp", ".*")
 RESTORE_TEMPORARY = re.compile(rb"^\.jaga-restore-[0-9a-f]{12}$")
 
 
@@ -37,7 +37,7 @@ def assert_all_replicated(deployment, replica_roots: dict[str, Path] | None = No
     verified whose bytes differ; no temporary file is left behind; no replica is verified on a target
     whose marker is not the one the journal met."""
     replica_roots = replica_roots or {"secondary": deployment.replica}
-    sources = source_files(deployment.uploads)
+    sources = source_files(deployment.uploads, deployment.doc["watch"][0].get("ignore", DEFAULT_IGNORE))
     for target, root in replica_roots.items():
         data = root / deployment.watch_name
         for rel, path in sources.items():
