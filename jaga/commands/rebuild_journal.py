@@ -12,19 +12,23 @@ from jaga.commands import OK, PROBLEMS, add_command
 
 def register(subparsers, common) -> None:
     parser = add_command(subparsers, common, "rebuild-journal", run,
-                         "take a target's history (its manifest) into the journal", __doc__)
-    parser.add_argument("--from", dest="source", metavar="NAME", required=True, help="target name")
+                         "take a target's history (its manifest) into the journal", __doc__,
+                         {OK: "the target's history is in the journal",
+                          PROBLEMS: "the daemon is running, the target is unavailable, has no marker or another "
+                                    "marker than the journal's, or some versions conflict with the journal's"})
+    parser.add_argument("--from", dest="source", metavar="NAME", required=True,
+                        help="the target whose manifest is read, by its name in the config")
 
 
 def run(config, args) -> int:
-    from jaga.status import fetch_live
     from journal import Journal
     from replication.factory import build_target
     from replication.rebuild import adopt
     from replication.target import TargetDown, TargetError
     target_config = config.target(args.source)
-    if fetch_live(config) is not None:
-        print("jaga: the daemon is running on this config: stop it first (systemctl stop jaga)")
+    if _listening(config):
+        print(f"jaga: something answers on metrics.listen ({config.metrics.listen}): is the daemon running on "
+              "this config? stop it first (systemctl stop jaga)")
         return PROBLEMS
     target = build_target(target_config)
     journal = Journal(config.journal.url)
@@ -47,3 +51,15 @@ def run(config, args) -> int:
     for conflict in report.conflicts:
         print(f"  {conflict}")
     return PROBLEMS if report.conflicts else OK
+
+
+def _listening(config) -> bool:
+    """The daemon's listener answers: it would be writing the same journal at the same time."""
+    import socket
+    host, port = config.metrics.address
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True

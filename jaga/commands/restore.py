@@ -24,7 +24,8 @@ def register(subparsers, common) -> None:
     parser.add_argument("--from", dest="source", metavar="NAME", required=True,
                         help="the target to restore from, by its name in the config")
     parser.add_argument("--to", dest="dest", metavar="DIR", required=True,
-                        help="folder to restore into (created if missing; files already there and right are kept)")
+                        help="folder to restore into (created if missing; files already there and right are kept, "
+                             "others moved aside to DIR/.jaga-aside/<time>/)")
     parser.add_argument("--at", metavar="TIME",
                         help=f"restore the versions current at this time (a day means its midnight): {HELP}")
     parser.add_argument("--path", dest="prefix", metavar="PREFIX",
