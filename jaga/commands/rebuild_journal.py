@@ -10,12 +10,14 @@ from __future__ import annotations
 from jaga.commands import OK, PROBLEMS, add_command
 
 
+EXITS = {OK: "the target's history is in the journal",
+         PROBLEMS: "the daemon is running, the target is unavailable, has no marker or another marker than the "
+                   "journal's, or some versions conflict with the journal's"}
+
+
 def register(subparsers, common) -> None:
-    parser = add_command(subparsers, common, "rebuild-journal", run,
-                         "take a target's history (its manifest) into the journal", __doc__,
-                         {OK: "the target's history is in the journal",
-                          PROBLEMS: "the daemon is running, the target is unavailable, has no marker or another "
-                                    "marker than the journal's, or some versions conflict with the journal's"})
+    summary = "take a target's history (its manifest) into the journal"
+    parser = add_command(subparsers, common, "rebuild-journal", run, summary, __doc__, EXITS)
     parser.add_argument("--from", dest="source", metavar="NAME", required=True,
                         help="the target whose manifest is read, by its name in the config")
 
