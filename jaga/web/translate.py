@@ -101,11 +101,24 @@ PATTERNS: list[tuple[str, str]] = [
      r"back; `jaga init-target` re-initialises\)",
      "penanda {m} tidak ada di akar target: apakah disknya terpasang? (tidak ada yang ditulis sampai kembali; "
      "`jaga init-target` menyiapkan ulang)"),
-    (r"marker (?P<m>.+) belongs to a different target \(id (?P<i>.+), journal expects (?P<e>.+)\)",
-     "penanda {m} milik target lain (id {i}, jurnal mengharapkan {e})"),
+    (r"marker (?P<m>.+) belongs to a different target \(id (?P<i>.+), journal expects (?P<e>.+)\): another disk "
+     r"at the mount point\? nothing is written",
+     "penanda {m} milik target lain (id {i}, jurnal mengharapkan {e}): disk lain di titik kait? tidak ada yang "
+     "ditulis"),
+    (r"the target's identity was never proven \(no marker id to compare\): nothing is written",
+     "identitas target belum pernah dibuktikan (tidak ada id penanda untuk dibandingkan): tidak ada yang ditulis"),
+    (r"the target root (?P<r>.+) no longer leads to the folder whose marker was proven \(renamed, or another disk "
+     r"mounted there\): nothing is written until it is back",
+     "akar target {r} tidak lagi mengarah ke folder yang penandanya sudah dibuktikan (diganti nama, atau disk lain "
+     "dipasang di sana): tidak ada yang ditulis sampai folder itu kembali"),
+    (r"target root (?P<r>.+) cannot be opened: (?P<e_msg>.+)", "akar target {r} tidak dapat dibuka: {e_msg}"),
+    (r"target (?P<t>\S+) holds marker (?P<m>\S+), the journal knows (?P<e>\S+): a different disk\? "
+     r"\(`jaga init-target --force` if it is the new one\)",
+     "target {t} berisi penanda {m}, jurnal mengenal {e}: disk lain? (`jaga init-target --force` jika itu disk "
+     "yang baru)"),
+    (r"the journal has not met this target yet", "jurnal belum pernah bertemu target ini"),
+    (r"not recorded: (?P<e_msg>.+)", "tidak dicatat: {e_msg}"),
     (r"the root holds the marker of target (?P<a>.+), not (?P<b>.+)", "akar berisi penanda target {a}, bukan {b}"),
-    (r"marker (?P<m>.+) missing at (?P<r>.+): is the disk mounted\?",
-     "penanda {m} tidak ada di {r}: apakah disknya terpasang?"),
     (r"target root (?P<r>.+) does not exist", "akar target {r} tidak ada"),
     (r"cannot read the key file (?P<k>.+)", "berkas kunci {k} tidak dapat dibaca"),
     (r"cannot read known_hosts (?P<k>.+): (?P<e_msg>.+)", "known_hosts {k} tidak dapat dibaca: {e_msg}"),

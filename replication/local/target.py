@@ -117,9 +117,9 @@ class LocalTarget(Target):
                              "is back")
         try:
             os.stat(MARKER, dir_fd=proven.fd, follow_symlinks=False)
-        except OSError as exc:
+        except OSError:
             self._let_go()
-            raise TargetDown(f"marker {MARKER_NAME} missing at {self.root}: is the disk mounted?") from exc
+            require_marker(None, self.expected_marker)  # raises: the marker is gone
         return proven.fd
 
     def _prove(self) -> int:
