@@ -21,7 +21,8 @@ PROGRAMS = {"jaga", "make", "python", "python3", "promtool", "systemctl", "ssh-k
 OPERATORS = {"&&", "||", ";", "|"}
 # values for a synopsis' placeholders; @CONFIG and @FRESH_DIR are filled in when a command runs
 PLACEHOLDERS = {"NAME": "secondary", "DIR": "@FRESH_DIR", "TIME": "2030-01-01T00:00:00+00:00",
-                "PREFIX": "hibah", "DAY": "2026-11-01", "F": "0.5", "FILE": "@CONFIG"}
+                "PREFIX": "hibah", "DAY": "2026-11-01", "F": "0.5", "FILE": "@CONFIG",
+                "XLSX": "@XLSX"}
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ def shell_commands(line: str) -> list[list[str]]:
     redirections dropped; split at ``&&``, ``||``, ``;`` and ``|``."""
     text = re.sub(r"^\s*[$#]\s+", "", line)
     text = re.sub(r"(^|\s)#.*$", "", text)
-    lexer = shlex.shlex(text, posix=True, punctuation_chars="&|;<>")
+    # not posix: quotes stay on the tokens, so a quoted ';' is an argument, not an operator
+    lexer = shlex.shlex(text, posix=False, punctuation_chars="&|;<>")
     lexer.whitespace_split, lexer.commenters = True, ""
     try:
         tokens = list(lexer)
@@ -93,9 +95,26 @@ def shell_commands(line: str) -> list[list[str]]:
         elif token in {">", ">>", "<", "2>"}:
             next(tokens_iter, None)
         else:
-            current.append(token)
+            current.append(_unquoted(token))
     commands.append(current)
-    return [c[1:] if c[:1] == ["sudo"] else c for c in commands if c]
+    return [_without_sudo(c) for c in commands if c]
+
+
+def _unquoted(token: str) -> str:
+    try:
+        return "".join(shlex.split(token))
+    except ValueError:
+        return token
+
+
+def _without_sudo(argv: list[str]) -> list[str]:
+    """``sudo CMD`` and ``sudo -u USER CMD`` run CMD."""
+    if argv[:1] != ["sudo"]:
+        return argv
+    rest = argv[1:]
+    if rest[:1] == ["-u"]:
+        rest = rest[2:]
+    return rest
 
 
 def is_program(argv: list[str]) -> bool:
@@ -103,21 +122,29 @@ def is_program(argv: list[str]) -> bool:
 
 
 def expand_synopsis(synopsis: str) -> list[list[str]]:
-    """`jaga report [--since DAY] [--by day|watch] [--json|--csv]` → the command without its optional
-    parts, then with all of them, as often as the longest ``a|b|c`` has alternatives (each alternative
-    used at least once); placeholders filled in."""
+    """`jaga report [--since DAY] [--by day|watch] [--json|--csv|--xlsx FILE]` → the command without its
+    optional parts, then with all of them, as often as the longest choice has alternatives (each
+    alternative used at least once); placeholders filled in. A choice is between values (``--by
+    day|watch``) or between options with their arguments (``--json|--xlsx FILE``)."""
     text = synopsis.replace("\\|", "|")
     required = re.sub(r"\[[^\]]*\]", " ", text).split()
-    optional = " ".join(re.findall(r"\[([^\]]*)\]", text)).split()
-    lines = [required]
-    if optional:
-        choices = [token.split("|") for token in required + optional]
-        lines += [[alternatives[i % len(alternatives)] for alternatives in choices]
+    choices = [[[token] for token in alternative.split("|")] for alternative in required]
+    for group in re.findall(r"\[([^\]]*)\]", text):
+        parts = [part.split() for part in group.split("|")]
+        if len(parts) > 1 and all(part and part[0].startswith("-") for part in parts):
+            choices.append(parts)  # options to choose from, each with its own arguments
+        else:
+            choices += [[[token] for token in item.split("|")] for item in group.split()]
+    lines = [[token for choice in choices[:len(required)] for token in choice[0]]]
+    if len(choices) > len(required):
+        lines += [[token for alternatives in choices for token in alternatives[i % len(alternatives)]]
                   for i in range(max(map(len, choices)))]
     return [[_fill(token) for token in argv] for argv in lines]
 
 
 def _fill(token: str) -> str:
+    if len(token) > 1 and token[0] == token[-1] and token[0] in "'\"":
+        token = token[1:-1]  # a quoted value, as the shell passes it
     if re.fullmatch(r"[A-Z]+", token):
         if token not in PLACEHOLDERS:
             raise AssertionError(f"no value for the placeholder {token}: add it to tests/documented.py")
@@ -139,7 +166,13 @@ def commands(path: Path) -> list[Command]:
     for number, code in inline_code(text):
         first = shell_commands(code)
         if first and is_program(first[0]):
-            for argv in expand_synopsis(code) if os.path.basename(first[0][0]) == "jaga" else first:
+            if os.path.basename(first[0][0]) != "jaga":
+                lines = first
+            elif "[" in code:
+                lines = expand_synopsis(code)
+            else:  # one jaga command line, placeholders filled in
+                lines = [[_fill(token) for token in first[0]]]
+            for argv in lines:
                 found.append(Command(path.name, number, tuple(argv), code))
     return sorted(found, key=lambda command: command.line)
 
