@@ -21,7 +21,8 @@ from jaga.metrics import Metrics
 from jaga.systemd import Notifier
 from jaga.web import WebServer
 from jaga.web.health import STALL_LIMIT
-from journal import Journal, JournalError
+from jaga.writer import incarnation
+from journal import Journal, JournalBusy, JournalError
 from journal.records import ScrubRecord
 from monitor.service import Monitor
 from replication.factory import build_target
@@ -31,20 +32,29 @@ from replication.worker import TargetReplicator
 
 log = logging.getLogger("jaga.daemon")
 STATS_INTERVAL = 2.0
+HEARTBEAT = 5.0   # seconds between the node's heartbeats (and checks that its writer lock still holds)
+
+
+class StartupError(Exception):
+    """The daemon cannot start (its port is taken, ...): one line says why; what it claimed is given back."""
 
 
 class Daemon:
     def __init__(self, config: Config, registry: CollectorRegistry | None = None,
-                 notifier: Notifier | None = None):
+                 notifier: Notifier | None = None, command: str = "run"):
         self.config = config
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
         self.notifier = notifier or Notifier()
         self.journal = Journal(config.journal.url)
+        self.me = incarnation(config, command)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.started_at = time.time()
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
+        self.fatal: str | None = None  # why the daemon stopped itself, for the exit status
+        self._prepared = False
+        self._lock_state = "held"
         self.web = None
         self.monitor = None
         self.scrub_metrics = ScrubMetrics(self.registry)
@@ -58,7 +68,7 @@ class Daemon:
         retry = RetryPolicy(config.retry.initial, config.retry.maximum)
         self.replicators = {
             t.name: TargetReplicator(build_target(t), self.journal, self.roots, self.metrics, t.workers, retry,
-                                     on_changed=self._changed)
+                                     on_changed=self._changed, me=self.me)
             for t in config.targets}
         self.ingest = Ingest([WatchRoot(w.label, os.fsencode(w.path), IgnoreRules(tuple(w.ignore)))
                               for w in config.watch],
@@ -69,9 +79,14 @@ class Daemon:
     # -- start / stop ---------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Migrate the journal and undo what a crash left half-done. Shared by run and sync."""
+        """Take this node's writer lock (JournalBusy: another process has it, nothing was touched),
+        migrate the journal, register this boot, and undo what this node's earlier runs left half-done.
+        Shared by run and sync."""
+        self.journal.lock_writer(self.me)
+        self._prepared = True
         self.journal.migrate()
-        reset = self.journal.reset_copying()
+        self.journal.register_node(self.me)
+        reset = self.journal.reset_copying(self.me.node, self.me.boot_id)
         if reset:
             log.info("%d copy(ies) were in flight when jaga last stopped; they start again", reset)
         self.metrics.declare(list(self.roots), list(self.replicators))
@@ -131,14 +146,24 @@ class Daemon:
         self.monitor.start(self.scheduler)
 
     def _start_web(self) -> None:
-        self.web = WebServer(self.config.metrics.address, self.status)
+        try:
+            self.web = WebServer(self.config.metrics.address, self.status)
+        except OSError as exc:
+            raise StartupError(f"cannot listen on {self.config.metrics.listen} (metrics.listen): "
+                               f"{exc.strerror or exc}") from None
         self.web.start()
         log.info("metrics and status on http://%s:%d/", *self.web.address)
 
     def stop(self) -> None:
+        """Stop whatever started (also after a start-up that failed half-way): copies in flight finish
+        or are given back, the node's row says it stopped, the writer lock goes."""
+        if not self._prepared:  # refused or failed before anything was taken
+            self.journal.close()
+            return
         log.info("stopping")
         self.notifier.stopping()
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         if self.monitor is not None:
             self.monitor.stop()
         self._stop_parts()
@@ -148,23 +173,55 @@ class Daemon:
         log.info("stopped")
 
     def run_forever(self) -> None:
+        """Start, serve until SIGTERM/SIGINT, stop. A start that fails half-way is stopped too, so no
+        claim it took stays behind (StartupError, JournalBusy and JournalError reach the caller)."""
         signal.signal(signal.SIGTERM, lambda *_: self.stop_requested.set())
         signal.signal(signal.SIGINT, lambda *_: self.stop_requested.set())
         signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
-        self.start()
-        self.notifier.ready(f"watching {len(self.roots)} folder(s), {len(self.replicators)} target(s)")
-        last_watchdog = 0.0
         try:
-            while not self.stop_requested.wait(1.0):
-                if self.reload_requested.is_set():
-                    self.reload_requested.clear()
-                    self.reload()
-                interval = self.notifier.watchdog_interval
-                if interval and time.monotonic() - last_watchdog >= interval and self.healthy():
-                    self.notifier.watchdog()
-                    last_watchdog = time.monotonic()
+            self.start()
+            self.notifier.ready(f"watching {len(self.roots)} folder(s), {len(self.replicators)} target(s)")
+            self._serve()
         finally:
             self.stop()
+
+    def _serve(self) -> None:
+        """The main loop, on the monotonic clock: reloads, heartbeats, systemd's watchdog."""
+        last_watchdog = last_beat = time.monotonic()
+        while not self.stop_requested.wait(1.0):
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.reload()
+            if time.monotonic() - last_beat >= HEARTBEAT:
+                self._beat()
+                last_beat = time.monotonic()
+            interval = self.notifier.watchdog_interval
+            if interval and time.monotonic() - last_watchdog >= interval and self.healthy():
+                self.notifier.watchdog()
+                last_watchdog = time.monotonic()
+
+    def _beat(self) -> None:
+        """Every HEARTBEAT: the node's writer lock still held (taken again after a lost connection),
+        and the node's row still names this boot. Another process holding either stops this one."""
+        try:
+            state = self.journal.keep_writer_lock()
+            if state != self._lock_state:
+                if state == "retaken":
+                    log.warning("the journal connection holding the writer lock was lost; writer lock taken again")
+                elif state == "lost":
+                    log.error("the journal connection holding the writer lock was lost; retrying")
+                self._lock_state = "held" if state == "retaken" else state
+            if not self.journal.node_heartbeat():
+                self._give_up(f"another process registered as node {self.me.node} in the journal")
+        except JournalBusy as exc:
+            self._give_up(str(exc))
+        except JournalError as exc:
+            log.warning("cannot record the node's heartbeat: %s", exc)
+
+    def _give_up(self, why: str) -> None:
+        self.fatal = f"stopped writing: {why}"
+        log.error("%s", self.fatal)
+        self.stop_requested.set()
 
     # -- reload ---------------------------------------------------------------------------------
 
@@ -197,7 +254,8 @@ class Daemon:
     # -- one pass -------------------------------------------------------------------------------
 
     def sync_once(self, timeout: float = 3600.0) -> bool:
-        """Reconcile, wait for settling files, replicate and verify everything due; True if all verified."""
+        """Reconcile, wait for settling files, replicate and verify everything due; True if all verified.
+        The caller closes the journal (which gives the writer lock back)."""
         self.prepare()
         self.ingest.start()
         try:

@@ -6,6 +6,8 @@ The heavy imports (the daemon, rich, the backends) stay inside the handlers: eve
 loaded to build the parser, and ``jaga status`` should not pay for the daemon.
 """
 
+import sys
+
 OK, PROBLEMS, USAGE = 0, 1, 2  # fine; problems found; usage or config error
 
 
@@ -18,3 +20,9 @@ def add_command(subparsers, common, name: str, run, summary: str, description: s
     parser = subparsers.add_parser(name, parents=[common], help=summary, description=description)
     parser.set_defaults(handler=run)
     return parser
+
+
+def refused(busy, advice: str) -> int:
+    """Another jaga process writes this node's journal: one line naming it and what to do, exit 1."""
+    print(f"jaga: {busy}: {advice}", file=sys.stderr)
+    return PROBLEMS

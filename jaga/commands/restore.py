@@ -1,6 +1,7 @@
 """Rebuild the upload tree from one target alone (its manifest, no journal needed), every file
 hash-checked and written atomically; run it again to continue. Exit 1 when anything could not be
-restored.
+restored. Into a watched folder it takes the journal's writer lock, so it is refused (exit 1) while
+`jaga run` watches that folder, and a daemon started meanwhile waits for it.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 
-from jaga.commands import OK, PROBLEMS, add_command
+from jaga.commands import OK, PROBLEMS, add_command, refused
 from jaga.commands.dates import HELP, parse_moment
 from replication.target import TargetDown, TargetError
 
@@ -29,9 +30,15 @@ def run(config, args) -> int:
     from replication.factory import build_target
     from replication.progress import Reporter
     from replication.restore import restore, select_versions
+    from journal import JournalBusy
     at = parse_moment(args.at, "--at")
-    target = build_target(config.target(args.source))
+    source = config.target(args.source)
     dest = os.fsencode(os.path.abspath(args.dest))
+    try:
+        journal = _lock_if_watched(config, dest)
+    except JournalBusy as exc:
+        return refused(exc, "stop it before restoring into a watched folder, or restore into another folder")
+    target = build_target(source)
     try:
         if target.read_marker() is None:
             print(f"jaga: target {args.source} has no marker: is it mounted / the right place?")
@@ -45,8 +52,36 @@ def run(config, args) -> int:
         return PROBLEMS
     finally:
         target.close()
+        if journal is not None:
+            journal.close()
     print(f"restored {report.restored} file(s), {report.bytes:,} bytes; {report.already_there} already in place;"
           f" {len(report.refused)} refused; {len(report.failed)} failed")
     for line in report.refused + report.failed:
         print(f"  {line}")
     return PROBLEMS if report.refused or report.failed else OK
+
+
+def _lock_if_watched(config, dest: bytes):
+    """Into (or above) a watched folder: the journal, holding the writer lock; None elsewhere, and when
+    the journal cannot be reached (a restore must work without it). JournalBusy while a daemon runs."""
+    if not any(_overlaps(dest, os.fsencode(watch.path)) for watch in config.watch):
+        return None
+    from jaga.writer import incarnation
+    from journal import Journal, JournalBusy, JournalError
+    journal = Journal(config.journal.url)
+    try:
+        journal.lock_writer(incarnation(config, "restore"))
+        return journal
+    except JournalBusy:
+        journal.close()
+        raise
+    except JournalError as exc:
+        journal.close()
+        log.warning("restoring without the journal's writer lock (a daemon started meanwhile would not wait): %s",
+                    exc)
+        return None
+
+
+def _overlaps(a: bytes, b: bytes) -> bool:
+    a, b = os.path.realpath(a), os.path.realpath(b)
+    return a == b or a.startswith(b.rstrip(b"/") + b"/") or b.startswith(a.rstrip(b"/") + b"/")

@@ -1,10 +1,13 @@
 """Run the daemon: watch the uploads, journal and replicate them, watch the disks. SIGTERM/SIGINT stop
-it cleanly; SIGHUP reloads the config.
+it cleanly; SIGHUP reloads the config. Exit 1 when it cannot start (another jaga process writes this
+node's journal, its port is taken) or had to stop writing.
 """
 
 from __future__ import annotations
 
-from jaga.commands import OK, add_command
+import sys
+
+from jaga.commands import OK, PROBLEMS, add_command, refused
 
 
 def register(subparsers, common) -> None:
@@ -12,6 +15,17 @@ def register(subparsers, common) -> None:
 
 
 def run(config, args) -> int:
-    from jaga.daemon import Daemon
-    Daemon(config).run_forever()
+    from jaga.daemon import Daemon, StartupError
+    from journal import JournalBusy
+    daemon = Daemon(config)
+    try:
+        daemon.run_forever()
+    except JournalBusy as exc:
+        return refused(exc, "stop it first; one jaga process writes a node's journal at a time")
+    except StartupError as exc:
+        print(f"jaga: {exc}", file=sys.stderr)
+        return PROBLEMS
+    if daemon.fatal:
+        print(f"jaga: {daemon.fatal}", file=sys.stderr)
+        return PROBLEMS
     return OK

@@ -1,10 +1,11 @@
 """One pass: reconcile the watched folders, replicate and verify everything pending, print the status
-and exit (0 when everything is verified).
+and exit (0 when everything is verified). Refused (exit 1) while `jaga run` writes the journal: the
+daemon does this all the time.
 """
 
 from __future__ import annotations
 
-from jaga.commands import OK, PROBLEMS, add_command
+from jaga.commands import OK, PROBLEMS, add_command, refused
 from jaga.commands.status import show_status
 
 
@@ -16,10 +17,13 @@ def register(subparsers, common) -> None:
 
 def run(config, args) -> int:
     from jaga.daemon import Daemon
-    daemon = Daemon(config)
+    from journal import JournalBusy
+    daemon = Daemon(config, command="sync")
     try:
         all_verified = daemon.sync_once(args.timeout)
         show_status(config, daemon.journal, as_json=False)
+    except JournalBusy as exc:
+        return refused(exc, "it replicates continuously already (`jaga status` shows its backlog)")
     finally:
         daemon.journal.close()
     return OK if all_verified else PROBLEMS

@@ -10,11 +10,10 @@ import errno
 import hashlib
 import os
 import logging
-import secrets
 import stat
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,8 +21,8 @@ from pathlib import Path
 from replication.local.config import LocalTargetConfig
 from replication.local.readback import ReadBackMismatch, write_verified
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
-                                TargetDown, TargetError, check_key, check_version_key,
-                                version_key)
+                                TargetDown, TargetError, check_key, check_version_key, is_leftover,
+                                temp_name, version_key)
 
 log = logging.getLogger("jaga.target.local")
 CHUNK = 1 << 20
@@ -112,7 +111,7 @@ class LocalTarget(Target):
 
     def _write_atomic(self, dir_fd: int, name: bytes, chunks: Iterable[bytes], mtime_ns: int | None,
                       sync_folder: bool = True) -> None:
-        temp = TEMP_PREFIX + secrets.token_hex(8).encode()
+        temp = temp_name(self.temp_tag)
         fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640,
                      dir_fd=dir_fd)
         try:
@@ -224,11 +223,11 @@ class LocalTarget(Target):
                 except (ValueError, KeyError, TypeError):
                     continue  # a torn last line after a crash; the journal still has the truth
 
-    def remove_temporaries(self) -> int:
+    def remove_temporaries(self, keep: Collection[str] = ()) -> int:
         removed = 0
         for folder, _dirs, files in os.walk(bytes(self.root)):
             for name in files:
-                if name.startswith(TEMP_PREFIX):
+                if is_leftover(name, keep):
                     _unlink_quietly(os.path.join(folder, name), None)
                     removed += 1
         return removed
