@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from ingest.events import Hint
 from ingest.pipeline import UNWATCHED_RESCAN, Ingest, WatchRoot
 from ingest.rules import IgnoreRules
+from jaga.clock import ClockWatch, shift_jobs
 from jaga.config import Config, ConfigError, load_config
 from jaga.livestatus import DaemonStatus
 from jaga.metrics import Metrics
@@ -49,6 +50,7 @@ class Daemon:
         self.journal = Journal(config.journal.url)
         self.me = incarnation(config, command)
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.clock = ClockWatch()
         self.started_at = time.time()
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
@@ -186,12 +188,13 @@ class Daemon:
             self.stop()
 
     def _serve(self) -> None:
-        """The main loop, on the monotonic clock: reloads, heartbeats, systemd's watchdog."""
+        """The main loop, on the monotonic clock: reloads, clock steps, heartbeats, systemd's watchdog."""
         last_watchdog = last_beat = time.monotonic()
         while not self.stop_requested.wait(1.0):
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.reload()
+            self._watch_clock()
             if time.monotonic() - last_beat >= HEARTBEAT:
                 self._beat()
                 last_beat = time.monotonic()
@@ -199,6 +202,19 @@ class Daemon:
             if interval and time.monotonic() - last_watchdog >= interval and self.healthy():
                 self.notifier.watchdog()
                 last_watchdog = time.monotonic()
+
+    def _watch_clock(self) -> None:
+        step = self.clock.step()
+        if not step:
+            return
+        self.metrics.clock_steps.inc()
+        if step > 0:
+            log.warning("the wall clock stepped forward by %.0f s: jobs due meanwhile run now, once", step)
+            return
+        moved = shift_jobs(self.scheduler, step)
+        log.warning("the wall clock stepped back by %.0f s: %d scheduled job(s) moved back with it, "
+                    "retries and settle windows keep their real delays", -step, moved)
+        self._wake_replicators()
 
     def _beat(self) -> None:
         """Every HEARTBEAT: the node's writer lock still held (taken again after a lost connection),
@@ -300,9 +316,8 @@ class Daemon:
                 for name, r in self.replicators.items()}
 
     def heartbeat_age(self) -> float:
-        ages = [time.time() - self.ingest.last_loop_at]
-        ages += [time.time() - r.last_loop_at for r in self.replicators.values()]
-        return max(ages)
+        now = time.monotonic()
+        return max([now - self.ingest.last_loop_at] + [now - r.last_loop_at for r in self.replicators.values()])
 
     def healthy(self) -> bool:
         return self.heartbeat_age() < STALL_LIMIT

@@ -59,7 +59,7 @@ class TargetReplicator:
         self.down_reason: str | None = "not checked yet"
         self.consecutive_errors = 0
         self._ready_checked_at = 0.0
-        self.last_loop_at = time.time()
+        self.last_loop_at = time.monotonic()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -100,7 +100,7 @@ class TargetReplicator:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            self.last_loop_at = time.time()
+            self.last_loop_at = time.monotonic()
             try:
                 self._step()
             except JournalError as exc:
@@ -137,7 +137,7 @@ class TargetReplicator:
         return self.workers * QUEUED_PER_WORKER - len(self._claimed())
 
     def _claim(self) -> list[Job]:
-        return self.journal.claim(self.name, self._room(), holder=self.holder)
+        return self.journal.claim(self.name, self._room(), holder=self.holder, horizon=self.retry.horizon)
 
     def _submit(self, jobs: list[Job]) -> None:
         """One copy per path at a time: two versions of a file copied at once could rename in the wrong
@@ -174,7 +174,7 @@ class TargetReplicator:
         due = self.journal.next_due(self.name)
         if due is None:
             return IDLE_WAIT
-        return min(IDLE_WAIT, max(0.0, due - time.time()))
+        return min(IDLE_WAIT, self.retry.wait(due, time.time()))
 
     def _collect(self, timeout: float) -> list[Outcome]:
         outcomes = []
@@ -235,7 +235,8 @@ class TargetReplicator:
         recovered = self.consecutive_errors > 0 and any(o.state == ReplicaState.VERIFIED for o in outcomes)
         claim = (self.name, self._room()) if self._wants_work() else None
         try:  # one commit for both
-            self._submit(self.journal.finish(outcomes, now, claim=claim, holder=self.holder))
+            self._submit(self.journal.finish(outcomes, now, claim=claim, holder=self.holder,
+                                             horizon=self.retry.horizon))
         except JournalError:
             self._unrecorded = outcomes
             raise
