@@ -22,7 +22,7 @@ from jaga.metrics import Metrics
 from jaga.systemd import Notifier
 from jaga.web import WebServer
 from jaga.web.health import STALL_LIMIT
-from jaga.writer import incarnation
+from jaga.writer import HEARTBEAT, incarnation
 from journal import Journal, JournalBusy, JournalError
 from journal.records import ScrubRecord
 from monitor.service import Monitor
@@ -33,7 +33,6 @@ from replication.worker import TargetReplicator
 
 log = logging.getLogger("jaga.daemon")
 STATS_INTERVAL = 2.0
-HEARTBEAT = 5.0   # seconds between the node's heartbeats (and checks that its writer lock still holds)
 
 
 class StartupError(Exception):

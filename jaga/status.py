@@ -10,6 +10,7 @@ import time
 import urllib.request
 
 from jaga.config import Config
+from jaga.writer import writer_state
 from journal import Journal
 from replication.factory import build_target
 from replication.readiness import ensure_ready
@@ -34,11 +35,20 @@ def collect_status(config: Config, journal: Journal) -> dict:
         }
     live = fetch_live(config)
     return {"files": files, "bytes": size, "targets": targets, "skipped": journal.skip_counts(),
-            "daemon": "running" if live else "not reachable",
+            "daemon": "running" if live else "not reachable", "writer": _writer(config, journal, now),
             "disks": [{k: d.get(k) for k in ("device", "model", "serial", "health", "reasons", "temperature_c")}
                       for d in (live or {}).get("disks", [])],
             "alerts": [{k: a[k] for k in ("alertname", "severity", "subject", "summary", "started_at")}
                        for a in (record.to_json() for record in journal.firing_alerts().values())]}
+
+
+def _writer(config: Config, journal: Journal, now: float) -> dict | None:
+    """The process that holds (or last held) this node's writer lock, as its row in the journal says."""
+    for node in journal.nodes():
+        if node.name == config.node_name:
+            return {**node.to_json(), "state": writer_state(node, now),
+                    "heartbeat_age_seconds": round(now - node.heartbeat_at, 1)}
+    return None
 
 
 def fetch_live(config: Config) -> dict | None:

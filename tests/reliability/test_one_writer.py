@@ -80,7 +80,9 @@ def test_sync_repair_and_restore_into_a_watched_folder_refuse_while_the_daemon_r
     assert_refused(attempt(d.config_path, "restore", "--from", "secondary", "--to", str(d.uploads / "hibah")),
                    pid, "restore into a folder inside the watched one")
 
-    # what cannot collide with the daemon still works while it runs
+    # what cannot collide with the daemon still works while it runs, and says who writes
+    writer = d.status()["writer"]
+    assert (writer["state"], writer["command"], writer["pid"], writer["host"]) == ("running", "run", pid, HOST)
     assert attempt(d.config_path, "verify").returncode == 0
     elsewhere = d.base / "restored"
     restored = attempt(d.config_path, "restore", "--from", "secondary", "--to", str(elsewhere))
@@ -89,6 +91,7 @@ def test_sync_repair_and_restore_into_a_watched_folder_refuse_while_the_daemon_r
         sorted(rel.decode().split("/")[1] for rel in rels)
 
     assert d.stop() == 0
+    assert d.status()["writer"]["state"] == "stopped"
     assert_nothing_left_copying(d)
     assert_all_replicated(d)
 
