@@ -22,6 +22,7 @@ from jaga.metrics import Metrics
 from jaga.systemd import Notifier
 from jaga.web import WebServer
 from jaga.web.health import STALL_LIMIT
+from jaga.web.webconfig import WebSecurity, web_security
 from jaga.writer import HEARTBEAT, incarnation
 from journal import Journal, JournalBusy, JournalError
 from journal.records import ScrubRecord
@@ -101,6 +102,7 @@ class Daemon:
                 log.info("target %s: %d file(s) it does not hold yet are queued for it", name, added)
 
     def start(self) -> None:
+        security = web_security(self.config)  # a broken web config stops the start before anything runs
         self.prepare()
         self._start_parts("startup")
         self.scheduler.add_job(self.refresh_stats, "interval", seconds=STATS_INTERVAL, id="stats",
@@ -108,7 +110,7 @@ class Daemon:
         self._start_monitor()
         self.scheduler.start()
         log.info("jaga started: watching %s; targets %s", ", ".join(self.roots), ", ".join(self.replicators))
-        self._start_web()  # last: a health endpoint that answers means everything above has started
+        self._start_web(security)  # last: a health endpoint that answers means everything above has started
 
     def _start_parts(self, reason: str) -> None:
         for replicator in self.replicators.values():
@@ -146,14 +148,18 @@ class Daemon:
         self.monitor = Monitor(self.config, self.journal, self.registry, self.replication_status)
         self.monitor.start(self.scheduler)
 
-    def _start_web(self) -> None:
+    def _start_web(self, security: WebSecurity) -> None:
         try:
-            self.web = WebServer(self.config.metrics.address, self.status)
+            self.web = WebServer(self.config.metrics.address, self.status, security, self.metrics.web)
         except OSError as exc:
             raise StartupError(f"cannot listen on {self.config.metrics.listen} (metrics.listen): "
                                f"{exc.strerror or exc}") from None
         self.web.start()
-        log.info("metrics and status on http://%s:%d/", *self.web.address)
+        log.info("metrics and status on %s://%s:%d/ (%s; at most %d connections at once)",
+                 "https" if security.tls else "http", *self.web.address, security.describe(),
+                 self.web.listener.limit)
+        if self.web.warning:
+            log.warning("%s", self.web.warning)
 
     def stop(self) -> None:
         """Stop whatever started (also after a start-up that failed half-way): copies in flight finish
@@ -246,6 +252,7 @@ class Daemon:
         source = self.config.source
         try:
             new = load_config(source)
+            security = web_security(new)
         except ConfigError as exc:
             log.error("reload refused, keeping the running config: %s", str(exc).replace("\n", "; "))
             return False
@@ -255,6 +262,7 @@ class Daemon:
         self.notifier.reloading()
         log.info("reloading %s", source)
         self._stop_parts()
+        listen_changed = new.metrics.listen != self.config.metrics.listen
         self.config = new
         self._build()
         self.metrics.declare(list(self.roots), list(self.replicators))
@@ -262,9 +270,20 @@ class Daemon:
         self._start_parts("reload")
         if self.monitor is not None:
             self.monitor.reconfigure(new)
+        self._reconfigure_web(security, listen_changed)
         self.notifier.ready("reloaded")
         log.info("reloaded: watching %s; targets %s", ", ".join(self.roots), ", ".join(self.replicators))
         return True
+
+    def _reconfigure_web(self, security: WebSecurity, listen_changed: bool) -> None:
+        if self.web is None:
+            return
+        if listen_changed:
+            log.warning("reload: metrics.listen changed; that needs a restart (still on %s:%d)", *self.web.address)
+        self.web.reconfigure(security)
+        log.info("listener: %s", security.describe())
+        if self.web.warning:
+            log.warning("%s", self.web.warning)
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -320,3 +339,4 @@ class Daemon:
 
     def healthy(self) -> bool:
         return self.heartbeat_age() < STALL_LIMIT
+

@@ -51,7 +51,9 @@ def iso(ts: float) -> str:
 
 class WebhookNotifier:
     def __init__(self, url: str, timeout: float):
-        self.url, self.timeout, self.name = url, timeout, f"webhook {urlsplit(url).netloc}"
+        where = urlsplit(url)   # the name is logged: no user:password@ from the URL in it
+        port = f":{where.port}" if where.port else ""
+        self.url, self.timeout, self.name = url, timeout, f"webhook {where.hostname}{port}"
 
     def send(self, note: Notification) -> None:
         request = urllib.request.Request(self.url, data=json.dumps(note.payload()).encode(), method="POST",
@@ -61,10 +63,12 @@ class WebhookNotifier:
 
 
 class SmtpNotifier:
-    """smtp://[user:password@]host[:port][?starttls=1] or smtps://... (implicit TLS)."""
+    """smtp://[user[:password]@]host[:port][?starttls=1] or smtps://... (implicit TLS); the password
+    rather from ``password`` (a file or the environment) than from the URL."""
 
-    def __init__(self, url: str, sender: str, to: list[str], timeout: float):
+    def __init__(self, url: str, sender: str, to: list[str], timeout: float, password: str | None = None):
         self.url, self.sender, self.to, self.timeout = urlsplit(url), sender, to, timeout
+        self._password = password if password is not None else unquote(self.url.password or "")
         self.name = f"smtp {self.url.hostname}"
         if not to:
             raise ValueError("an smtp notifier needs 'to' recipients")
@@ -81,7 +85,7 @@ class SmtpNotifier:
             if parse_qs(url.query).get("starttls") == ["1"]:
                 smtp.starttls(context=ssl.create_default_context())
             if url.username:
-                smtp.login(unquote(url.username), unquote(url.password or ""))
+                smtp.login(unquote(url.username), self._password)
             smtp.send_message(message)
 
 
@@ -104,7 +108,8 @@ def build_notifiers(settings: list[Notifier]) -> list:
         if item.webhook:
             notifiers.append(WebhookNotifier(item.webhook, item.timeout))
         if item.smtp:
-            notifiers.append(SmtpNotifier(item.smtp, item.sender, item.to, item.timeout))
+            password = item.password.get_secret_value() if item.password else None
+            notifiers.append(SmtpNotifier(item.smtp, item.sender, item.to, item.timeout, password))
         if item.apprise:
             notifiers.append(AppriseNotifier(item.apprise))
     return notifiers

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from common.configtypes import Duration, Section
+from common.configtypes import Duration, Secret, Section
 
 PREDICTIVE_ATA_ATTRIBUTES = [5, 187, 188, 197, 198, 10, 184, 196, 201]
 """Raw > 0 predicts failure (Backblaze's and Scrutiny's findings)."""
@@ -72,8 +72,10 @@ class MonitorConfig(Section):
 class Notifier(Section):
     webhook: str | None = None
     apprise: str | None = None
-    smtp: str | None = Field(default=None, description="smtp://[user:password@]host[:port], smtps://… for TLS, "
+    smtp: str | None = Field(default=None, description="smtp://[user@]host[:port], smtps://… for TLS, "
                              "?starttls=1 to upgrade")
+    password: Secret | None = Field(default=None, description="the SMTP user's password: inline, {file: PATH} "
+                                    "or {env: VARIABLE} (rather than in the smtp URL)")
     to: list[str] = Field(default_factory=list, description="e-mail recipients (smtp)")
     sender: str = Field(default="jaga@localhost", description="e-mail From (smtp)")
     timeout: Duration = 10.0

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -69,6 +70,8 @@ class Deployment:
             self.doc[key] = value
         self.write_config()
         self.process: subprocess.Popen | None = None
+        self.tls: ssl.SSLContext | None = None     # set when the listener serves HTTPS (metrics.web_config)
+        self.authorization: str | None = None      # an Authorization header for it
 
     def write_config(self) -> None:
         self.config_path.write_text(yaml.safe_dump(self.doc, sort_keys=False))
@@ -123,9 +126,13 @@ class Deployment:
 
     # -- looking in ---------------------------------------------------------------------------
 
-    def http(self, path: str) -> tuple[int, bytes]:
+    def http(self, path: str, authorization: str | None = None) -> tuple[int, bytes]:
+        scheme = "https" if self.tls else "http"
+        authorization = authorization or self.authorization
+        request = urllib.request.Request(f"{scheme}://127.0.0.1:{self.port}{path}",
+                                         headers={"Authorization": authorization} if authorization else {})
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5, context=self.tls) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()

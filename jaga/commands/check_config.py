@@ -1,5 +1,6 @@
-"""Read and validate the config (exit 2 with the key and what is wrong), then print how many watches
-and targets it has.
+"""Read and validate the config (exit 2 with the key and what is wrong), and the web config it names
+(certificate readable, key matching it, hashes bcrypt), then print how many watches and targets it has
+and how the listener is protected.
 """
 
 from __future__ import annotations
@@ -12,5 +13,12 @@ def register(subparsers, common) -> None:
 
 
 def run(config, args) -> int:
+    from jaga.web.server import exposure_warning
+    from jaga.web.webconfig import web_security
+    security = web_security(config)   # ConfigError: exit 2 with the file, the key and what is wrong
     print(f"{config.source}: ok ({len(config.watch)} watch(es), {len(config.targets)} target(s))")
+    print(f"listener {config.metrics.listen}: {security.describe()}")
+    warning = exposure_warning(config.metrics.address, security)
+    if warning:
+        print(f"warning: {warning}")
     return OK

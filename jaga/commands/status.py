@@ -56,6 +56,8 @@ def render_status(doc: dict, console=None) -> None:
         for d in doc["disks"]:
             disks.add_row(d["device"], d["model"] or "", d["health"], "; ".join(d["reasons"] or []))
         console.print(disks)
+    elif doc.get("live_note"):
+        console.print(f"disks: {doc['live_note']}")
     elif doc["daemon"] != "running":
         console.print("disks: the daemon is not running (`jaga disks` polls them now)")
     for alert in doc["alerts"]:

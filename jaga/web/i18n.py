@@ -14,6 +14,7 @@ TEXT = {
         "safe": "safe on every target", "updated": "Updated", "refresh": "refreshes every 15 s",
         "ok": "ok", "warning": "warning", "failing": "failing", "unknown": "unknown",
         "ready": "Accepting uploads", "not_ready": "Not ready for uploads",
+        "exposed": "This page is open to the network without TLS or a password",
     },
     "id": {
         "title": "status jaga", "all_good": "Semua unggahan terlindungi", "attention": "Perlu perhatian",
@@ -28,5 +29,6 @@ TEXT = {
         "safe": "aman di semua target", "updated": "Diperbarui", "refresh": "diperbarui tiap 15 detik",
         "ok": "baik", "warning": "waspada", "failing": "rusak", "unknown": "tidak diketahui",
         "ready": "Siap menerima unggahan", "not_ready": "Belum siap menerima unggahan",
+        "exposed": "Halaman ini terbuka ke jaringan tanpa TLS atau kata sandi",
     },
 }

@@ -27,7 +27,8 @@ border-bottom:1px solid #e3e5ea;vertical-align:top}th{color:#555;font-weight:600
 """
 
 
-def render_status_page(source: StatusSource) -> str:
+def render_status_page(source: StatusSource, notice: str | None = None) -> str:
+    """``notice``: the listener's own warning (open beyond loopback without TLS), shown first."""
     t = TEXT[source.language]
     ready_code, ready = readiness(source)
     alerts = source.firing_alerts()
@@ -40,7 +41,7 @@ def render_status_page(source: StatusSource) -> str:
         f"<h1>{t['all_good'] if good else t['attention']}</h1>",
         f"<p id='readiness'>{t['ready'] if ready_code == 200 else t['not_ready']}"
         + "".join(f" — {escape(r)}" for r in ready["reasons"]) + "</p></header><main>",
-        _alerts(alerts, t), _targets(source, t), _intake(source, t), _disks(source, t),
+        _notice(notice, t), _alerts(alerts, t), _targets(source, t), _intake(source, t), _disks(source, t),
         _filesystems(source, t),
         f"<p class='muted'>{t['updated']} {time.strftime('%Y-%m-%d %H:%M:%S')} · {t['refresh']}</p>",
         "</main></body></html>"]
@@ -49,6 +50,13 @@ def render_status_page(source: StatusSource) -> str:
 
 def _badge(state: str, label: str) -> str:
     return f"<span class='badge {escape(state)}'>{escape(label)}</span>"
+
+
+def _notice(notice: str | None, t: dict) -> str:
+    if not notice:
+        return ""
+    return (f"<section id='exposed'><h2>{_badge('warning', t['exposed'])}</h2>"
+            f"<p class='muted'>{escape(notice)}</p></section>")
 
 
 def _alerts(alerts: list[dict], t: dict) -> str:
