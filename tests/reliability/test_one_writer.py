@@ -98,11 +98,18 @@ def test_sync_repair_and_restore_into_a_watched_folder_refuse_while_the_daemon_r
 
 def test_a_busy_port_at_start_is_one_line_and_gives_every_claim_back(rig):
     d = rig.deployment()
+    d.replica.write_bytes(b"not a folder")   # first the target cannot be initialised: a backlog builds
     rels = []
     for i in range(800):
         rel = f"burst/{i % 10}/{i:04d}.pdf"
         write_file(d.uploads / rel, rel.encode() * 300)
         rels.append(rel.encode())
+    d.start()
+    wait_for(lambda: d.open_replicas() == len(rels), timeout=60, message="800 files journaled, none copied")
+    assert d.stop() == 0
+    d.replica.unlink()
+
+    # the target works now, so the start claims copies at once; then the port turns out to be taken
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", d.port))
