@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 import time
 from dataclasses import asdict
 
@@ -96,7 +97,7 @@ def _file_holder(fd: int) -> str | None:
         except (ValueError, TypeError, OSError):
             if time.monotonic() >= deadline:
                 return None
-            time.sleep(0.05)
+            threading.Event().wait(0.05)  # not time.sleep: libfaketime's shim can fail it (EINVAL)
 
 
 class AdvisoryLock(WriterLock):
