@@ -75,8 +75,7 @@ class Ingest:
         # full events: a file moved in from outside the tree is a rename (complete at once), not a
         # "created" that would wait out the settle window
         self._observer = InotifyObserver(generate_full_events=True)
-        for watch in self.watches.values():
-            os.makedirs(watch.root, exist_ok=True)
+        for watch in self.watches.values():   # a missing root is a config error (jaga.preflight), never created
             self._observer.schedule(EventSink(watch.label, watch.root, self.hint), watch.root, recursive=True)
         self._observer.start()
         self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)

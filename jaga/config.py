@@ -84,7 +84,8 @@ class LoggingConfig(Section):
 
 
 class UiConfig(Section):
-    language: Literal["en", "id"] = "en"
+    language: Literal["auto", "en", "id"] = Field(
+        default="auto", description="the status page's language; auto: the browser's Accept-Language (else en)")
 
 
 class Config(Section):

@@ -18,6 +18,7 @@ from ingest.rules import IgnoreRules
 from jaga.clock import ClockWatch, shift_jobs
 from jaga.config import Config, ConfigError, load_config
 from jaga.livestatus import DaemonStatus
+from jaga.preflight import refuse_unusable
 from jaga.metrics import Metrics
 from jaga.systemd import Notifier
 from jaga.web import WebServer
@@ -252,6 +253,7 @@ class Daemon:
         source = self.config.source
         try:
             new = load_config(source)
+            refuse_unusable(new)
             security = web_security(new)
         except ConfigError as exc:
             log.error("reload refused, keeping the running config: %s", str(exc).replace("\n", "; "))

@@ -112,6 +112,9 @@ def build_notifiers(settings: list[Notifier]) -> list:
             notifiers.append(SmtpNotifier(item.smtp, item.sender, item.to, item.timeout, password))
         if item.apprise:
             notifiers.append(AppriseNotifier(item.apprise))
+        if item.alertmanager:
+            from monitor.alertmanager import AlertmanagerNotifier   # it imports the conditions, which import us
+            notifiers.append(AlertmanagerNotifier(item.alertmanager, item.timeout, item.hold, item.instance))
     return notifiers
 
 
@@ -134,6 +137,11 @@ class Dispatcher:
         if self.notifiers:
             self._queue.put(note)
 
+    def refresh(self, firing: list[Notification]) -> None:
+        """Re-post what is firing to the notifiers that forget alerts not re-sent (Alertmanager)."""
+        if any(getattr(n, "refreshes", False) for n in self.notifiers):
+            self._queue.put(list(firing))
+
     def close(self, timeout: float = 10.0) -> None:
         """Deliver what is queued (retries cut short), then stop."""
         self._stopping.set()
@@ -141,9 +149,23 @@ class Dispatcher:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        while (note := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, list):
+                self._refresh(item)
+                continue
             for notifier in self.notifiers:
-                self._deliver(notifier, note)
+                self._deliver(notifier, item)
+
+    def _refresh(self, firing: list[Notification]) -> None:
+        """One try each: the next evaluation refreshes again, well before the alerts' endsAt."""
+        for notifier in self.notifiers:
+            if not getattr(notifier, "refreshes", False) or not firing:
+                continue
+            try:
+                notifier.send_all(firing)
+            except Exception as exc:  # noqa: BLE001 - a notifier must never stop the daemon
+                log.warning("%s: refreshing %d firing alert(s) failed: %s", notifier.name, len(firing), exc)
+                self.on_result(notifier.name, False)
 
     def _deliver(self, notifier, note: Notification) -> None:
         delay = self.backoff

@@ -74,6 +74,12 @@ class Notifier(Section):
     apprise: str | None = None
     smtp: str | None = Field(default=None, description="smtp://[user@]host[:port], smtps://… for TLS, "
                              "?starttls=1 to upgrade")
+    alertmanager: str | None = Field(default=None, description="an Alertmanager's base URL, e.g. "
+                                     "http://127.0.0.1:9093: alerts are posted to its /api/v2/alerts")
+    instance: str | None = Field(default=None, description="the instance label sent to Alertmanager "
+                                 "(default: the hostname); match your scrape target's to inhibit by JagaDown")
+    hold: Duration = Field(default=3600.0, description="a firing alert stays firing in Alertmanager this long "
+                           "after jaga last re-posted it (if jaga dies, it is not resolved sooner)")
     password: Secret | None = Field(default=None, description="the SMTP user's password: inline, {file: PATH} "
                                     "or {env: VARIABLE} (rather than in the smtp URL)")
     to: list[str] = Field(default_factory=list, description="e-mail recipients (smtp)")

@@ -11,12 +11,17 @@ from jaga.commands import OK, PROBLEMS, add_command, refused
 
 
 def register(subparsers, common) -> None:
-    add_command(subparsers, common, "run", run, "the daemon", __doc__)
+    add_command(subparsers, common, "run", run, "the daemon", __doc__,
+                {OK: "stopped cleanly (SIGTERM or SIGINT)",
+                 PROBLEMS: "could not start (another jaga process writes this node's journal, the port is "
+                           "taken) or stopped on an error (e.g. the journal failed)"})
 
 
 def run(config, args) -> int:
     from jaga.daemon import Daemon, StartupError
+    from jaga.preflight import refuse_unusable
     from journal import JournalBusy
+    refuse_unusable(config)
     daemon = Daemon(config)
     try:
         daemon.run_forever()

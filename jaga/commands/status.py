@@ -10,7 +10,8 @@ from jaga.commands import OK, PROBLEMS, add_command
 
 
 def register(subparsers, common) -> None:
-    parser = add_command(subparsers, common, "status", run, "files, bytes and per-target state", __doc__)
+    parser = add_command(subparsers, common, "status", run, "files, bytes and per-target state", __doc__,
+                         {OK: "every target is up and no copy failed", PROBLEMS: "a target is down or has failed copies"})
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 

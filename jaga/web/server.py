@@ -148,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, live_status(source))
         elif path == "/":
             from jaga.web.page import render_status_page
-            page = render_status_page(source, self.server.notice)
+            page = render_status_page(source, self.server.notice, self.headers.get("Accept-Language"))
             self._send(200, page.encode(), "text/html; charset=utf-8")
         else:
             self._send(404, b"not found\n", "text/plain")
