@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from watchdog.observers.inotify import InotifyObserver
 
@@ -49,8 +50,8 @@ class Ingest:
         self.metrics = metrics
         self._on_recorded = on_recorded
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._settling: dict[tuple[str, bytes], float] = {}
-        self._deadlines: list[tuple[float, str, bytes]] = []
+        self._settling: dict[tuple[str, bytes], _Settling] = {}
+        self._deadlines: list[tuple[float, str, bytes]] = []  # (monotonic due, watch, path)
         self._observer: InotifyObserver | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -59,7 +60,7 @@ class Ingest:
         self._scans_waiting = 0  # queued or running scans, for `jaga sync` to wait on
         self._scans_lock = threading.Lock()
         self._idle = threading.Event()
-        self.last_loop_at = time.time()
+        self.last_loop_at = time.monotonic()
         self._lost = LostEventsDetector(self._events_lost)
         self._reconciler = Reconciler(journal.known_states, self._submit_scanned)
         self._batch = _Batch()
@@ -155,7 +156,7 @@ class Ingest:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            self.last_loop_at = time.time()
+            self.last_loop_at = time.monotonic()
             items = self._take(self._wait_time() if not self._batch else 1.0)
             try:
                 self._process(items)
@@ -167,7 +168,7 @@ class Ingest:
     def _wait_time(self) -> float:
         if not self._deadlines:
             return 1.0
-        return min(1.0, max(0.0, self._deadlines[0][0] - time.time()))
+        return min(1.0, max(0.0, self._deadlines[0][0] - time.monotonic()))
 
     def _take(self, timeout: float) -> list:
         items = []
@@ -268,25 +269,30 @@ class Ingest:
                 batch.skips.append(SkipRecord(watch, rel, reason, _skip_detail(self.watches[watch].root, rel,
                                                                                 reason), now))
             return
+        key, signature = (watch, rel), _signature(st)
         if complete or is_settled(st, now, self.settle):
-            self._settling.pop((watch, rel), None)
+            self._settling.pop(key, None)
             batch.observations.append(Observation(watch, rel, st.st_size, st.st_mtime_ns, now, now, st.st_ino))
-        else:
-            newest = max(st.st_mtime_ns, st.st_ctime_ns) / 1e9
-            due = max(newest, now) + self.settle
-            if self._settling.get((watch, rel), 0) < due:
-                self._settling[(watch, rel)] = due
-                heapq.heappush(self._deadlines, (due, watch, rel))
+        elif key not in self._settling or self._settling[key].signature != signature:
+            due = time.monotonic() + self.settle  # a change (or a first sight) starts the window again
+            self._settling[key] = _Settling(due, signature)
+            heapq.heappush(self._deadlines, (due, watch, rel))
 
     def _settle_due(self, batch: "_Batch", now: float) -> None:
-        while self._deadlines and self._deadlines[0][0] <= now:
+        """Windows that ended (monotonic clock): a file seen unchanged through its whole window is
+        complete, whatever the wall clock says (after a step back, files written before the step
+        look newer than now); a changed one starts a new window."""
+        mono = time.monotonic()
+        while self._deadlines and self._deadlines[0][0] <= mono:
             due, watch, rel = heapq.heappop(self._deadlines)
-            if self._settling.get((watch, rel)) != due:
+            settling = self._settling.get((watch, rel))
+            if settling is None or settling.due != due:
                 continue  # superseded by a later change or already complete
             del self._settling[(watch, rel)]
             st = self._lstat(watch, rel)
             if st is not None:
-                self._consider(batch, watch, rel, st, now, complete=False)
+                unchanged = _signature(st) == settling.signature
+                self._consider(batch, watch, rel, st, now, complete=unchanged)
 
     def _commit(self, batch: "_Batch") -> None:
         """Each part is cleared only once the journal took it."""
@@ -307,6 +313,15 @@ class Ingest:
                 self.metrics.bytes_ingested.labels(watch=obs.watch).inc(obs.size)
             if created:
                 self._on_recorded()
+
+
+class _Settling(NamedTuple):
+    due: float        # monotonic
+    signature: tuple  # what the file looked like when the window started
+
+
+def _signature(st: os.stat_result) -> tuple:
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 class _Batch:

@@ -7,6 +7,8 @@ working directory and a config copied with its ``var/`` keeps pointing at it.
 from __future__ import annotations
 
 import os
+import re
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -87,6 +89,8 @@ class UiConfig(Section):
 
 
 class Config(Section):
+    node: Name | None = Field(default=None, description="this server's name in the journal: one jaga process "
+                              "per node writes it (default: the hostname)")
     journal: JournalConfig = Field(default_factory=JournalConfig)
     watch: list[WatchConfig] = Field(min_length=1)
     targets: list[TargetConfig] = Field(min_length=1)
@@ -110,6 +114,11 @@ class Config(Section):
                 raise ValueError(f"watch.{index}: the folder name {watch.label!r} cannot label metrics and "
                                  "replica folders; set `name:` (letters, digits, - _ .)")
         return self
+
+    @property
+    def node_name(self) -> str:
+        """``node``, or the hostname made into a valid name."""
+        return self.node or re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname()).strip(".-_")[:63] or "jaga"
 
     def target(self, name: str) -> TargetConfig:
         for target in self.targets:

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from ingest.events import Hint
 from ingest.pipeline import UNWATCHED_RESCAN, Ingest, WatchRoot
 from ingest.rules import IgnoreRules
+from jaga.clock import ClockWatch, shift_jobs
 from jaga.config import Config, ConfigError, load_config
 from jaga.livestatus import DaemonStatus
 from jaga.preflight import refuse_unusable
@@ -23,7 +24,8 @@ from jaga.systemd import Notifier
 from jaga.web import WebServer
 from jaga.web.health import STALL_LIMIT
 from jaga.web.webconfig import WebSecurity, web_security
-from journal import Journal, JournalError
+from jaga.writer import HEARTBEAT, incarnation
+from journal import Journal, JournalBusy, JournalError
 from journal.records import ScrubRecord
 from monitor.service import Monitor
 from replication.factory import build_target
@@ -37,18 +39,27 @@ log = logging.getLogger("jaga.daemon")
 STATS_INTERVAL = 2.0
 
 
+class StartupError(Exception):
+    """The daemon cannot start (its port is taken, ...): one line says why; what it claimed is given back."""
+
+
 class Daemon:
     def __init__(self, config: Config, registry: CollectorRegistry | None = None,
-                 notifier: Notifier | None = None):
+                 notifier: Notifier | None = None, command: str = "run"):
         self.config = config
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
         self.notifier = notifier or Notifier()
         self.journal = Journal(config.journal.url)
+        self.me = incarnation(config, command)
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.clock = ClockWatch()
         self.started_at = time.time()
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
+        self.fatal: str | None = None  # why the daemon stopped itself, for the exit status
+        self._prepared = False
+        self._lock_state = "held"
         self.web = None
         self.monitor = None
         self.scrub_metrics = ScrubMetrics(self.registry)
@@ -62,7 +73,7 @@ class Daemon:
         retry = RetryPolicy(config.retry.initial, config.retry.maximum)
         self.replicators = {
             t.name: TargetReplicator(build_target(t), self.journal, self.roots, self.metrics, t.workers, retry,
-                                     on_changed=self._changed)
+                                     on_changed=self._changed, me=self.me)
             for t in config.targets}
         self.ingest = Ingest([WatchRoot(w.label, os.fsencode(w.path), IgnoreRules(tuple(w.ignore)))
                               for w in config.watch],
@@ -73,11 +84,15 @@ class Daemon:
     # -- start / stop ---------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Migrate the journal, take in the targets' history if the journal was lost, and undo what a
-        crash left half-done. Shared by run and sync."""
+        """Take this node's writer lock (JournalBusy: another process has it, nothing was touched),
+        migrate the journal, register this boot, take in the targets' history if the journal was lost,
+        and undo what this node's earlier runs left half-done. Shared by run and sync."""
+        self.journal.lock_writer(self.me)
+        self._prepared = True
         self.journal.migrate()
+        self.journal.register_node(self.me)
         self._rebuild_if_lost()
-        reset = self.journal.reset_copying()
+        reset = self.journal.reset_copying(self.me.node, self.me.boot_id)
         if reset:
             log.info("%d copy(ies) were in flight when jaga last stopped; they start again", reset)
         self.metrics.declare(list(self.roots), list(self.replicators))
@@ -154,7 +169,11 @@ class Daemon:
         self.monitor.start(self.scheduler)
 
     def _start_web(self, security: WebSecurity) -> None:
-        self.web = WebServer(self.config.metrics.address, self.status, security, self.metrics.web)
+        try:
+            self.web = WebServer(self.config.metrics.address, self.status, security, self.metrics.web)
+        except OSError as exc:
+            raise StartupError(f"cannot listen on {self.config.metrics.listen} (metrics.listen): "
+                               f"{exc.strerror or exc}") from None
         self.web.start()
         log.info("metrics and status on %s://%s:%d/ (%s; at most %d connections at once)",
                  "https" if security.tls else "http", *self.web.address, security.describe(),
@@ -163,9 +182,15 @@ class Daemon:
             log.warning("%s", self.web.warning)
 
     def stop(self) -> None:
+        """Stop whatever started (also after a start-up that failed half-way): copies in flight finish
+        or are given back, the node's row says it stopped, the writer lock goes."""
+        if not self._prepared:  # refused or failed before anything was taken
+            self.journal.close()
+            return
         log.info("stopping")
         self.notifier.stopping()
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         if self.monitor is not None:
             self.monitor.stop()
         self._stop_parts()
@@ -175,23 +200,69 @@ class Daemon:
         log.info("stopped")
 
     def run_forever(self) -> None:
+        """Start, serve until SIGTERM/SIGINT, stop. A start that fails half-way is stopped too, so no
+        claim it took stays behind (StartupError, JournalBusy and JournalError reach the caller)."""
         signal.signal(signal.SIGTERM, lambda *_: self.stop_requested.set())
         signal.signal(signal.SIGINT, lambda *_: self.stop_requested.set())
         signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
-        self.start()
-        self.notifier.ready(f"watching {len(self.roots)} folder(s), {len(self.replicators)} target(s)")
-        last_watchdog = 0.0
         try:
-            while not self.stop_requested.wait(1.0):
-                if self.reload_requested.is_set():
-                    self.reload_requested.clear()
-                    self.reload()
-                interval = self.notifier.watchdog_interval
-                if interval and time.monotonic() - last_watchdog >= interval and self.healthy():
-                    self.notifier.watchdog()
-                    last_watchdog = time.monotonic()
+            self.start()
+            self.notifier.ready(f"watching {len(self.roots)} folder(s), {len(self.replicators)} target(s)")
+            self._serve()
         finally:
             self.stop()
+
+    def _serve(self) -> None:
+        """The main loop, on the monotonic clock: reloads, clock steps, heartbeats, systemd's watchdog."""
+        last_watchdog = last_beat = time.monotonic()
+        while not self.stop_requested.wait(1.0):
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.reload()
+            self._watch_clock()
+            if time.monotonic() - last_beat >= HEARTBEAT:
+                self._beat()
+                last_beat = time.monotonic()
+            interval = self.notifier.watchdog_interval
+            if interval and time.monotonic() - last_watchdog >= interval and self.healthy():
+                self.notifier.watchdog()
+                last_watchdog = time.monotonic()
+
+    def _watch_clock(self) -> None:
+        step = self.clock.step()
+        if not step:
+            return
+        self.metrics.clock_steps.inc()
+        if step > 0:
+            log.warning("the wall clock stepped forward by %.0f s: jobs due meanwhile run now, once", step)
+            return
+        moved = shift_jobs(self.scheduler, step)
+        log.warning("the wall clock stepped back by %.0f s: %d scheduled job(s) moved back with it, "
+                    "retries and settle windows keep their real delays", -step, moved)
+        self._wake_replicators()
+
+    def _beat(self) -> None:
+        """Every HEARTBEAT: the node's writer lock still held (taken again after a lost connection),
+        and the node's row still names this boot. Another process holding either stops this one."""
+        try:
+            state = self.journal.keep_writer_lock()
+            if state != self._lock_state:
+                if state == "retaken":
+                    log.warning("the journal connection holding the writer lock was lost; writer lock taken again")
+                elif state == "lost":
+                    log.error("the journal connection holding the writer lock was lost; retrying")
+                self._lock_state = "held" if state == "retaken" else state
+            if not self.journal.node_heartbeat():
+                self._give_up(f"another process registered as node {self.me.node} in the journal")
+        except JournalBusy as exc:
+            self._give_up(str(exc))
+        except JournalError as exc:
+            log.warning("cannot record the node's heartbeat: %s", exc)
+
+    def _give_up(self, why: str) -> None:
+        self.fatal = f"stopped writing: {why}"
+        log.error("%s", self.fatal)
+        self.stop_requested.set()
 
     # -- reload ---------------------------------------------------------------------------------
 
@@ -238,7 +309,8 @@ class Daemon:
     # -- one pass -------------------------------------------------------------------------------
 
     def sync_once(self, timeout: float = 3600.0) -> bool:
-        """Reconcile, wait for settling files, replicate and verify everything due; True if all verified."""
+        """Reconcile, wait for settling files, replicate and verify everything due; True if all verified.
+        The caller closes the journal (which gives the writer lock back)."""
         self.prepare()
         self.ingest.start()
         try:
@@ -283,9 +355,8 @@ class Daemon:
                 for name, r in self.replicators.items()}
 
     def heartbeat_age(self) -> float:
-        ages = [time.time() - self.ingest.last_loop_at]
-        ages += [time.time() - r.last_loop_at for r in self.replicators.values()]
-        return max(ages)
+        now = time.monotonic()
+        return max([now - self.ingest.last_loop_at] + [now - r.last_loop_at for r in self.replicators.values()])
 
     def healthy(self) -> bool:
         return self.heartbeat_age() < STALL_LIMIT

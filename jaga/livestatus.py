@@ -19,7 +19,7 @@ JOURNAL_PROBE = 5.0   # seconds between real test writes, however often /readyz 
 class DaemonStatus:
     def __init__(self, daemon: Daemon):
         self._daemon = daemon   # read at each call: a reload replaces its targets and config
-        self._intake_cache: tuple[float, tuple] | None = None   # (when, value)
+        self._intake_cache: tuple[float, tuple] | None = None   # (monotonic when, value)
         self._journal_probe: tuple[float, str | None] = (float("-inf"), None)
 
     @property
@@ -75,9 +75,9 @@ class DaemonStatus:
 
     def intake_summary(self) -> tuple[tuple[int, int], tuple[int, int]]:
         """(files, safe everywhere) for today and the last 7 days; cached so the page stays cheap."""
-        now = time.time()
-        if self._intake_cache and now - self._intake_cache[0] < INTAKE_CACHE:
+        if self._intake_cache and time.monotonic() - self._intake_cache[0] < INTAKE_CACHE:
             return self._intake_cache[1]
+        now = time.time()
         midnight = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         today, week = [0, 0], [0, 0]
         for _watch, _path, _number, _size, completed_at, everywhere in \
@@ -87,5 +87,5 @@ class DaemonStatus:
                     bucket[0] += 1
                     bucket[1] += 1 if everywhere else 0
         result = (tuple(today), tuple(week))
-        self._intake_cache = (now, result)
+        self._intake_cache = (time.monotonic(), result)
         return result

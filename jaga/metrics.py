@@ -42,6 +42,8 @@ class Metrics:
                                ["target"], registry=registry)
         self.up_since = Gauge("jaga_start_time_seconds", "When this daemon started (Unix time).",
                               registry=registry)
+        self.clock_steps = Counter("jaga_clock_steps", "Steps of the wall clock the daemon noticed (NTP, date -s).",
+                                   registry=registry)
         self.web = ListenerMetrics(registry)
 
     def declare(self, watches: list[str], targets: list[str]) -> None:

@@ -15,6 +15,7 @@ import urllib.request
 
 from jaga.config import Config
 from jaga.web.webconfig import WebConfigError, load_web_config
+from jaga.writer import writer_state
 from journal import Journal
 from replication.factory import build_target
 from replication.readiness import ensure_ready
@@ -40,10 +41,20 @@ def collect_status(config: Config, journal: Journal) -> dict:
     live, note = fetch_live(config)
     return {"files": files, "bytes": size, "targets": targets, "skipped": journal.skip_counts(),
             "daemon": "running" if live is not None or note else "not reachable", "live_note": note,
+            "writer": _writer(config, journal, now),
             "disks": [{k: d.get(k) for k in ("device", "model", "serial", "health", "reasons", "temperature_c")}
                       for d in (live or {}).get("disks", [])],
             "alerts": [{k: a[k] for k in ("alertname", "severity", "subject", "summary", "started_at")}
                        for a in (record.to_json() for record in journal.firing_alerts().values())]}
+
+
+def _writer(config: Config, journal: Journal, now: float) -> dict | None:
+    """The process that holds (or last held) this node's writer lock, as its row in the journal says."""
+    for node in journal.nodes():
+        if node.name == config.node_name:
+            return {**node.to_json(), "state": writer_state(node, now),
+                    "heartbeat_age_seconds": round(now - node.heartbeat_at, 1)}
+    return None
 
 
 USER_ENV, PASSWORD_ENV = "JAGA_WEB_USER", "JAGA_WEB_PASSWORD"

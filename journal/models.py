@@ -67,6 +67,7 @@ class Replica(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     verified_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)  # boot id of the copying process
     __table_args__ = (UniqueConstraint("version_id", "target", name="uq_replicas_version_target"),
                       Index("ix_replicas_target_state_due", "target", "state", "next_attempt_at"))
 
@@ -128,6 +129,22 @@ class ScrubRun(Base):
     unexpected: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     __table_args__ = (Index("ix_scrubs_target_finished", "target", "finished_at"),)
+
+
+class NodeRow(Base):
+    """The process that writes one node's part of the journal, as it last registered: its boot id tells
+    its claims and temporaries from those of its earlier runs (and, in a fleet, of other nodes)."""
+
+    __tablename__ = "nodes"
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    boot_id: Mapped[str] = mapped_column(String(32))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    command: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[float] = mapped_column(Float)
+    heartbeat_at: Mapped[float] = mapped_column(Float)
+    stopped_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Heartbeat(Base):

@@ -1,7 +1,9 @@
 """The replica queue: due replicas claimed per target, outcomes written back, claims given back.
 
 When a replica is tried again is replication's decision (its retry policy): the journal only stores
-the ``next_attempt_at`` an outcome carries.
+the ``next_attempt_at`` an outcome carries. A claim carries its holder (the boot id of the process
+that copies it, ``None`` for an anonymous caller): only the holder writes its outcome or gives it back,
+and a start-up resets only the claims of its own node's earlier runs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, upda
 from sqlalchemy.orm import Session
 
 from journal.engine import Database
-from journal.models import FileRow, Replica, Version
+from journal.models import FileRow, NodeRow, Replica, Version
 from journal.records import Job, Outcome, ReplicaState
 
 
@@ -33,43 +35,56 @@ class ReplicaQueue(Database):
                 .returning(Replica.id))
             return len(added.all())
 
-    def release_claims(self, target: str, keep: Iterable[int]) -> int:
-        """Claims this process no longer holds go back to pending: after a commit whose outcome the
+    def release_claims(self, target: str, keep: Iterable[int], holder: str | None = None) -> int:
+        """Claims ``holder`` no longer holds go back to pending: after a commit whose outcome the
         database reported as failed (it may have been written anyway, e.g. an fsync EIO)."""
         keep = list(keep)
         with self.session() as session:
-            query = update(Replica).where(Replica.target == target, Replica.state == ReplicaState.COPYING)
+            query = update(Replica).where(Replica.target == target, Replica.state == ReplicaState.COPYING,
+                                          Replica.claimed_by.is_not_distinct_from(holder))
             if keep:
                 query = query.where(Replica.id.not_in(keep))
-            return session.execute(query.values(state=ReplicaState.PENDING)).rowcount or 0
+            return session.execute(query.values(state=ReplicaState.PENDING, claimed_by=None)).rowcount or 0
 
-    def reset_copying(self) -> int:
-        """After a crash: copies that were in flight start again from pending."""
+    def reset_copying(self, node: str, holder: str) -> int:
+        """At start, holding ``node``'s writer lock: copies its earlier runs left in flight start again
+        from pending. A claim of the running boot, or of another node's current boot, is not touched."""
+        others = select(NodeRow.boot_id).where(NodeRow.name != node)
         with self.session() as session:
-            result = session.execute(update(Replica).where(Replica.state == ReplicaState.COPYING)
-                                     .values(state=ReplicaState.PENDING))
+            result = session.execute(update(Replica).where(
+                Replica.state == ReplicaState.COPYING,
+                or_(Replica.claimed_by.is_(None),
+                    and_(Replica.claimed_by != holder, Replica.claimed_by.not_in(others))))
+                .values(state=ReplicaState.PENDING, claimed_by=None))
             return result.rowcount or 0
 
-    def claim(self, target: str, limit: int, now: float | None = None) -> list[Job]:
-        """Take up to ``limit`` due replicas of ``target`` and mark them copying."""
+    def claim(self, target: str, limit: int, now: float | None = None, holder: str | None = None,
+              horizon: float | None = None) -> list[Job]:
+        """Take up to ``limit`` due replicas of ``target`` and mark them copying by ``holder``.
+
+        ``horizon``: a due time further ahead than this is due now. Due times are wall-clock times
+        (they survive a restart); after the clock was stepped back they would wait the whole step."""
         now = time.time() if now is None else now
         with self.session() as session:
-            return _claim_in(session, target, limit, now)
+            return _claim_in(session, target, limit, now, holder, horizon)
 
     def finish(self, outcomes: Iterable[Outcome], now: float | None = None,
-               claim: tuple[str, int] | None = None) -> list[Job]:
-        """Write what the workers did, all in one short transaction of a few executemany statements,
-        and (``claim=(target, limit)``) take the next jobs in the same transaction: one commit per batch.
+               claim: tuple[str, int] | None = None, holder: str | None = None,
+               horizon: float | None = None) -> list[Job]:
+        """Write what ``holder``'s workers did, all in one short transaction of a few executemany
+        statements, and (``claim=(target, limit)``) take the next jobs in the same transaction: one
+        commit per batch.
 
         A replica superseded meanwhile (a newer version arrived, the source was deleted) stays so, unless
         its copy was verified: then its bytes are on the target and in its manifest, and the journal
-        must say so too (the next version keeps them aside instead of overwriting them).
+        must say so too (the next version keeps them aside instead of overwriting them). One claimed by
+        someone else meanwhile is theirs to record.
         """
         now = time.time() if now is None else now
         outcomes = list(outcomes)
         with self.session() as session:
-            _finish_in(session, outcomes, now)
-            return _claim_in(session, *claim, now) if claim else []
+            _finish_in(session, outcomes, now, holder)
+            return _claim_in(session, *claim, now, holder, horizon) if claim else []
 
     def expedite(self, target: str, now: float | None = None) -> int:
         """A target that works again: everything waiting out a backoff on it is due now."""
@@ -101,19 +116,22 @@ class ReplicaQueue(Database):
             return True
 
 
-def _claim_in(session: Session, target: str, limit: int, now: float) -> list[Job]:
+def _claim_in(session: Session, target: str, limit: int, now: float, holder: str | None,
+              horizon: float | None) -> list[Job]:
     if limit <= 0:
         return []
+    due = Replica.next_attempt_at <= now
+    if horizon is not None:
+        due = or_(due, Replica.next_attempt_at > now + horizon)
     ids = session.execute(
         select(Replica.id)
-        .where(Replica.target == target,
-               Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)),
-               Replica.next_attempt_at <= now)
+        .where(Replica.target == target, Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)), due)
         .order_by(Replica.next_attempt_at, Replica.id).limit(limit)).scalars().all()
     if not ids:
         return []
     session.execute(update(Replica).where(Replica.id.in_(ids))
-                    .values(state=ReplicaState.COPYING).execution_options(synchronize_session=False))
+                    .values(state=ReplicaState.COPYING, claimed_by=holder)
+                    .execution_options(synchronize_session=False))
     return _jobs(session, target, ids)
 
 
@@ -143,18 +161,20 @@ def _previous_verified(session: Session, target: str, files: list[tuple[int, int
     return {fid: number for fid, number in rows}
 
 
-def _finish_in(session: Session, outcomes: list[Outcome], now: float) -> None:
+def _finish_in(session: Session, outcomes: list[Outcome], now: float, holder: str | None) -> None:
     replicas, versions = Replica.__table__, Version.__table__
-    rows = [_finish_values(outcome, now) for outcome in outcomes]
+    rows = [dict(_finish_values(outcome, now), b_holder=holder) for outcome in outcomes]
     if not rows:
         return
     verified = [o for o in outcomes if o.state == ReplicaState.VERIFIED]
     conn = session.connection()
     conn.execute(update(replicas).where(replicas.c.id == bindparam("b_id"),
                                         or_(replicas.c.state != ReplicaState.SUPERSEDED,
-                                            bindparam("b_state") == ReplicaState.VERIFIED)).values(
+                                            bindparam("b_state") == ReplicaState.VERIFIED),
+                                        replicas.c.claimed_by.is_not_distinct_from(bindparam("b_holder"))).values(
         state=bindparam("b_state"), last_error=bindparam("b_error"), verified_at=bindparam("b_verified"),
-        next_attempt_at=bindparam("b_due"), attempts=replicas.c.attempts + bindparam("b_tries")), rows)
+        next_attempt_at=bindparam("b_due"), attempts=replicas.c.attempts + bindparam("b_tries"), claimed_by=None),
+        rows)
     if verified:
         conn.execute(update(versions).where(versions.c.id == bindparam("b_id"), versions.c.sha256.is_(None))
                      .values(sha256=bindparam("b_sha")),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import time
+import uuid
 from dataclasses import dataclass, field
 
 
@@ -15,6 +19,51 @@ class ReplicaState:
     SUPERSEDED = "superseded"  # a newer version replaced the source before this one was copied
 
     OPEN = (PENDING, COPYING, FAILED)
+
+
+@dataclass(frozen=True)
+class Incarnation:
+    """One run of one jaga process that writes the journal: which node, which boot, where.
+
+    The boot id is new at every start. Claims carry it (``replicas.claimed_by``) and temporaries carry
+    its first 8 characters in their names, so a start-up can tell what its own earlier runs left from
+    what a live process is still working on.
+    """
+
+    node: str
+    command: str
+    version: str
+    boot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def tag(self) -> str:
+        """What temporaries carry: short, so a temporary name stays short."""
+        return self.boot_id[:8]
+
+    def describe(self) -> str:
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started_at))
+        return f"jaga {self.command} (pid {self.pid} on {self.host}, since {since})"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    """A node as the journal last heard of it (``nodes`` table)."""
+
+    name: str
+    boot_id: str
+    host: str
+    pid: int
+    command: str
+    version: str
+    started_at: float
+    heartbeat_at: float
+    stopped_at: float | None
+
+    def to_json(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,9 @@ class AlertManager:
                 condition.summary, now, None, now))
             return _note(condition, now, FIRING)
         changed = record.severity != condition.severity
-        due = record.last_notified_at is None or now - record.last_notified_at >= self.repeat_interval
+        last = record.last_notified_at
+        # a reminder stamped ahead of now was sent before the clock stepped back: due, not a step away
+        due = last is None or now - last >= self.repeat_interval or last > now
         if changed or due:
             self.journal.update_alert(condition.key, severity=condition.severity, summary=condition.summary,
                                       last_notified_at=now)

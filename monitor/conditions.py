@@ -105,4 +105,4 @@ def scrub_conditions(target: str, run: ScrubRecord) -> list[Condition]:
         return []
     return [Condition(f"scrub:{target}:ScrubFoundDamage", "ScrubFoundDamage", CRITICAL, f"target {target}",
                       f"the scrub found {run.missing} missing and {run.corrupt} corrupt replica(s); "
-                      f"run `jaga verify --target {target} --repair`")]
+                      f"stop jaga and run `jaga verify --target {target} --repair`")]

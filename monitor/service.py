@@ -114,7 +114,7 @@ class Monitor:
         return result.reports
 
     def poll_filesystems_now(self) -> list[FilesystemStat]:
-        now = self.clock()
+        now = time.monotonic()  # the trend is a rate: a step of the wall clock must not bend it
         stats = []
         for label, path in self.paths:
             stat = stat_path(label, path)

@@ -29,3 +29,15 @@ class RetryPolicy:
 
     def schedule(self, outcome: Outcome, now: float) -> Outcome:
         return replace(outcome, next_attempt_at=self.next_attempt_at(outcome, now))
+
+    @property
+    def horizon(self) -> float:
+        """No retry is ever scheduled further ahead than this. Due times are stored as wall-clock times
+        (they survive a restart); one further ahead was set before the clock stepped back and is due
+        now, instead of waiting out the step (a second of slack for rounding)."""
+        return max(self.initial, self.maximum) + 1.0
+
+    def wait(self, due: float, now: float) -> float:
+        """Seconds until ``due``, with the horizon's rule: beyond it means now."""
+        ahead = due - now
+        return 0.0 if ahead > self.horizon else max(0.0, ahead)

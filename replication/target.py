@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import json
 import posixpath
+import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 MARKER_NAME = ".jaga-target"
@@ -120,6 +121,20 @@ def check_version_key(kept: bytes) -> bytes:
     return kept
 
 
+def temp_name(tag: str) -> bytes:
+    """``.jaga-tmp-<tag>-<random>``: the tag names the run that writes it (Target.temp_tag)."""
+    return TEMP_PREFIX + tag.encode() + b"-" + secrets.token_hex(8).encode()
+
+
+def is_leftover(name: bytes, keep: Collection[str]) -> bool:
+    """A temporary whose run is not among ``keep``: a crashed or stopped run left it. Names without a
+    tag come from jaga before tags, or from a tool that planted one: leftovers too."""
+    if not name.startswith(TEMP_PREFIX):
+        return False
+    tag, sep, _ = name[len(TEMP_PREFIX):].partition(b"-")
+    return not sep or tag.decode("ascii", "replace") not in keep
+
+
 def version_key(key: bytes, version: int) -> bytes:
     """Where an older version of ``key`` is kept once a newer one takes its place."""
     return META_DIR + b"/versions/" + key + b"/" + str(version).encode()
@@ -150,6 +165,19 @@ class Target(ABC):
 
     name: str
     expected_marker: str | None = None
+    _temp_tag: str | None = None
+
+    @property
+    def temp_tag(self) -> str:
+        """Which run writes through this object, in every temporary's name: the daemon sets its boot's
+        tag, so its clean-up can tell its earlier runs' leftovers from a live process's copies."""
+        if self._temp_tag is None:
+            self._temp_tag = secrets.token_hex(4)
+        return self._temp_tag
+
+    @temp_tag.setter
+    def temp_tag(self, tag: str) -> None:
+        self._temp_tag = tag
 
     @classmethod
     def from_config(cls, config) -> "Target":
@@ -226,8 +254,9 @@ class Target(ABC):
         """Every manifest entry, oldest first; unreadable lines are skipped and logged."""
 
     @abstractmethod
-    def remove_temporaries(self) -> int:
-        """Delete temporary files left by a crash; returns how many. Call before any put."""
+    def remove_temporaries(self, keep: Collection[str] = ()) -> int:
+        """Delete temporaries whose run tag is not in ``keep`` (left by a crash; see is_leftover);
+        returns how many. A live run's temporaries must be in ``keep``."""
 
     def close(self) -> None:
         """Release connections."""

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
 from journal import Journal, JournalError
-from journal.records import CHANGED, DOWN, Job, Outcome, ReplicaState
+from journal.records import CHANGED, DOWN, Incarnation, Job, Outcome, ReplicaState
 from replication.copier import job_key, replicate
 from replication.readiness import ensure_ready
 from replication.retry import RetryPolicy
@@ -30,11 +30,17 @@ QUEUED_PER_WORKER = 8  # claimed jobs per worker: big batches keep journal trans
 
 
 class TargetReplicator:
+    """``me``: the process it copies for. Its claims carry ``me``'s boot id and its temporaries ``me``'s
+    tag, so another process's clean-up never takes them for leftovers (None: anonymous, e.g. in tests)."""
+
     def __init__(self, target: Target, journal: Journal, roots: dict[str, bytes], metrics, workers: int,
-                 retry: RetryPolicy, on_changed=None):
+                 retry: RetryPolicy, on_changed=None, me: Incarnation | None = None):
         self.target = target
         self.name = target.name
         self.journal = journal
+        self.holder = me.boot_id if me else None
+        if me is not None:
+            target.temp_tag = me.tag
         self.roots = roots
         self.metrics = metrics
         self.workers = workers
@@ -56,7 +62,7 @@ class TargetReplicator:
         self.down_reason: str | None = "not checked yet"
         self.consecutive_errors = 0
         self._ready_checked_at = 0.0
-        self.last_loop_at = time.time()
+        self.last_loop_at = time.monotonic()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -85,7 +91,7 @@ class TargetReplicator:
         self._check_ready(force=True)
         while time.monotonic() < deadline and self.up:
             if self._wants_work():
-                self._submit(self.journal.claim(self.name, self._room()))
+                self._submit(self._claim())
             if not self._in_flight and not self._unrecorded and not self._held:
                 break
             done = self._collect(1.0)
@@ -97,7 +103,7 @@ class TargetReplicator:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            self.last_loop_at = time.time()
+            self.last_loop_at = time.monotonic()
             try:
                 self._step()
             except JournalError as exc:
@@ -113,12 +119,12 @@ class TargetReplicator:
     def _step(self) -> None:
         if self._claims_uncertain:  # a failed commit may still have claimed rows: hand them back
             released = self.journal.release_claims(self.name, self._claimed() +
-                                                   [o.job.replica_id for o in self._unrecorded])
+                                                   [o.job.replica_id for o in self._unrecorded], self.holder)
             self._claims_uncertain = False
             if released:
                 log.info("target %s: %d claim(s) from a failed journal write released", self.name, released)
         if self._wants_work():
-            self._submit(self.journal.claim(self.name, self._room()))
+            self._submit(self._claim())
         done = self._collect(self._wait_time())
         if done or self._unrecorded:
             self._record(done)
@@ -132,6 +138,9 @@ class TargetReplicator:
 
     def _room(self) -> int:
         return self.workers * QUEUED_PER_WORKER - len(self._claimed())
+
+    def _claim(self) -> list[Job]:
+        return self.journal.claim(self.name, self._room(), holder=self.holder, horizon=self.retry.horizon)
 
     def _submit(self, jobs: list[Job]) -> None:
         """One copy per path at a time: two versions of a file copied at once could rename in the wrong
@@ -168,7 +177,7 @@ class TargetReplicator:
         due = self.journal.next_due(self.name)
         if due is None:
             return IDLE_WAIT
-        return min(IDLE_WAIT, max(0.0, due - time.time()))
+        return min(IDLE_WAIT, self.retry.wait(due, time.time()))
 
     def _collect(self, timeout: float) -> list[Outcome]:
         outcomes = []
@@ -198,7 +207,7 @@ class TargetReplicator:
         try:
             if outcomes or self._unrecorded:
                 self._record(outcomes)
-            self.journal.release_claims(self.name, [])
+            self.journal.release_claims(self.name, [], self.holder)
         except JournalError as exc:
             log.error("target %s: could not record the last copies (they will be redone): %s", self.name, exc)
 
@@ -228,8 +237,9 @@ class TargetReplicator:
                 self._mark_down(outcome.error)
         recovered = self.consecutive_errors > 0 and any(o.state == ReplicaState.VERIFIED for o in outcomes)
         claim = (self.name, self._room()) if self._wants_work() else None
-        try:
-            self._submit(self.journal.finish(outcomes, now, claim=claim))  # one commit for both
+        try:  # one commit for both
+            self._submit(self.journal.finish(outcomes, now, claim=claim, holder=self.holder,
+                                             horizon=self.retry.horizon))
         except JournalError:
             self._unrecorded = outcomes
             raise
@@ -294,7 +304,7 @@ class TargetReplicator:
             marker = ensure_ready(self.target, self.journal, self.roots)
             if not self.up:  # at start, and after an outage: what interrupted copies left behind goes
                 self._adopted = _adopted(marker, self.journal.target_met_at(self.name))
-                removed = self.target.remove_temporaries()
+                removed = self.target.remove_temporaries(keep=self._live_tags())
                 if removed:
                     log.info("target %s: removed %d temporary file(s) left by an interrupted run",
                              self.name, removed)
@@ -314,6 +324,14 @@ class TargetReplicator:
             self._mark_down(str(exc))
             return False
         return True
+
+    def _live_tags(self) -> set[str]:
+        """Runs whose temporaries must stay: every boot still registered as running, except this one
+        when none of its copies is under way (then its own are leftovers of copies the outage broke)."""
+        tags = self.journal.running_tags()
+        if not self._in_flight:
+            tags.discard(self.target.temp_tag)
+        return tags
 
     def _mark_down(self, reason: str | None) -> None:
         if self.up or self.down_reason != reason:

@@ -165,3 +165,10 @@ def _displaced(root: Path, key: bytes) -> bytes | None:
         if os.path.isfile(candidate):
             return candidate
     return None
+
+
+def assert_nothing_left_copying(deployment) -> None:
+    """Once every jaga process has stopped, no replica is still claimed: a claim left behind would wait
+    for the next start of that node."""
+    left = deployment.journal_rows("SELECT count(*) FROM replicas WHERE state = 'copying'")[0][0]
+    assert left == 0, f"{left} replica(s) left in state copying after every process stopped"

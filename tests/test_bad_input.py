@@ -40,6 +40,7 @@ def test_a_symlink_loop_is_skipped(deployment):
     os.symlink("loop-a", deployment.uploads / "loop-b")
     write_file(deployment.uploads / "ok.pdf", b"ok")
     wait_for(lambda: deployment.is_verified(b"ok.pdf"), message="normal file")
+    assert deployment.stop() == 0  # sync is refused while the daemon writes the journal
     result = deployment.cli("sync")  # a full reconcile walks past the loop too
     assert result.returncode == 0, result.stderr
     assert skip_reasons(deployment).get(b"loop-a") == "symlink"
@@ -53,6 +54,7 @@ def test_a_fifo_does_not_hang_the_daemon(deployment):
     wait_for(lambda: all(deployment.is_verified(f"after-{i}.pdf".encode()) for i in range(5)),
              message="files after the fifo")
     wait_for(lambda: skip_reasons(deployment).get(b"pipe.pdf") == "fifo", message="fifo skipped")
+    assert deployment.stop() == 0  # sync is refused while the daemon writes the journal
     assert deployment.cli("sync").returncode == 0
 
 

@@ -66,8 +66,8 @@ def test_claim_finish_and_the_stored_retry_time(journal):
 
 def test_copies_in_flight_at_a_crash_go_back_to_pending(journal):
     journal.record_versions([observe(b"x")], ["a"])
-    journal.claim("a", 10)
-    assert journal.reset_copying() == 1
+    journal.claim("a", 10, holder="b" * 32)
+    assert journal.reset_copying("srv-a", "c" * 32) == 1
     assert len(journal.claim("a", 10)) == 1
 
 

@@ -23,7 +23,9 @@ def test_a_scheduled_scrub_finds_a_corrupted_replica_and_alerts(deployment):
              == [("firing",)], message="a ScrubFoundDamage alert")
     assert (5, 1) in deployment.journal_rows("SELECT checked, corrupt FROM scrubs")
 
+    assert deployment.stop() == 0  # a repair writes replicas: refused while the daemon runs
     assert deployment.cli("verify", "--repair").returncode == 1  # found it, and repaired it
+    deployment.start()
     wait_for(lambda: deployment.metric("jaga_scrub_problems", target="secondary", kind="corrupt") == 0,
              timeout=30, message="a clean scrub after the repair")
     wait_for(lambda: deployment.journal_rows("SELECT state FROM alerts WHERE alertname = 'ScrubFoundDamage'")

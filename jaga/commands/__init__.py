@@ -7,6 +7,7 @@ loaded to build the parser, and ``jaga status`` should not pay for the daemon.
 """
 
 import argparse
+import sys
 
 OK, PROBLEMS, USAGE = 0, 1, 2  # fine; problems found; usage or config error
 
@@ -27,3 +28,9 @@ def add_command(subparsers, common, name: str, run, summary: str, description: s
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.set_defaults(handler=run)
     return parser
+
+
+def refused(busy, advice: str) -> int:
+    """Another jaga process writes this node's journal: one line naming it and what to do, exit 1."""
+    print(f"jaga: {busy}: {advice}", file=sys.stderr)
+    return PROBLEMS

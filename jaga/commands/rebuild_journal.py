@@ -7,11 +7,11 @@ daemon first. Exit 1 when the target cannot be read or some versions conflict wi
 
 from __future__ import annotations
 
-from jaga.commands import OK, PROBLEMS, add_command
+from jaga.commands import OK, PROBLEMS, add_command, refused
 
 
 EXITS = {OK: "the target's history is in the journal",
-         PROBLEMS: "the daemon is running, the target is unavailable, has no marker or another marker than the "
+         PROBLEMS: "refused: `jaga run` writes this node's journal; the target is unavailable, has no marker or another marker than the "
                    "journal's, or some versions conflict with the journal's"}
 
 
@@ -23,17 +23,20 @@ def register(subparsers, common) -> None:
 
 
 def run(config, args) -> int:
-    from journal import Journal
+    from jaga.writer import incarnation
+    from journal import Journal, JournalBusy
     from replication.factory import build_target
     from replication.rebuild import adopt
     from replication.target import TargetDown, TargetError
     target_config = config.target(args.source)
-    if _listening(config):
-        print(f"jaga: something answers on metrics.listen ({config.metrics.listen}): is the daemon running on "
-              "this config? stop it first (systemctl stop jaga)")
-        return PROBLEMS
     target = build_target(target_config)
     journal = Journal(config.journal.url)
+    try:
+        journal.lock_writer(incarnation(config, "rebuild-journal"))
+    except JournalBusy as exc:
+        journal.close()
+        target.close()
+        return refused(exc, "stop it first (systemctl stop jaga)")
     try:
         journal.migrate()
         marker = target.read_marker()
@@ -54,14 +57,3 @@ def run(config, args) -> int:
         print(f"  {conflict}")
     return PROBLEMS if report.conflicts else OK
 
-
-def _listening(config) -> bool:
-    """The daemon's listener answers: it would be writing the same journal at the same time."""
-    import socket
-    host, port = config.metrics.address
-    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-    except OSError:
-        return False
-    return True

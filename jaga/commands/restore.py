@@ -1,7 +1,8 @@
 """Rebuild the upload tree from one target alone (its manifest, no journal needed), every file
 hash-checked and written atomically; run it again to continue. A file already there with other bytes
 is moved aside to .jaga-aside/<time>/ in the folder, never overwritten. Exit 1 when anything could not
-be restored.
+be restored. Into a watched folder it takes the journal's writer lock, so it is refused (exit 1) while
+`jaga run` watches that folder, and a daemon started meanwhile waits for it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 
-from jaga.commands import OK, PROBLEMS, add_command
+from jaga.commands import OK, PROBLEMS, add_command, refused
 from jaga.commands.dates import HELP, parse_moment
 from replication.target import TargetDown, TargetError
 
@@ -20,7 +21,8 @@ def register(subparsers, common) -> None:
     parser = add_command(subparsers, common, "restore", run,
                          "rebuild the upload tree from a replica", __doc__,
                          {OK: "every file is restored (or already in place)",
-                          PROBLEMS: "a file was refused or failed, or the target is unavailable or has no marker"})
+                          PROBLEMS: "a file was refused or failed, or the target is unavailable or has no marker; "
+                                    "or refused: into a watched folder while `jaga run` writes the journal"})
     parser.add_argument("--from", dest="source", metavar="NAME", required=True,
                         help="the target to restore from, by its name in the config")
     parser.add_argument("--to", dest="dest", metavar="DIR", required=True,
@@ -36,9 +38,15 @@ def run(config, args) -> int:
     from replication.factory import build_target
     from replication.progress import Reporter
     from replication.restore import restore, select_versions
+    from journal import JournalBusy
     at = parse_moment(args.at, "--at")
-    target = build_target(config.target(args.source))
+    source = config.target(args.source)
     dest = os.fsencode(os.path.abspath(args.dest))
+    try:
+        journal = _lock_if_watched(config, dest)
+    except JournalBusy as exc:
+        return refused(exc, "stop it before restoring into a watched folder, or restore into another folder")
+    target = build_target(source)
     try:
         if target.read_marker() is None:
             print(f"jaga: target {args.source} has no marker: is it mounted / the right place?")
@@ -52,6 +60,8 @@ def run(config, args) -> int:
         return PROBLEMS
     finally:
         target.close()
+        if journal is not None:
+            journal.close()
     if report.leftovers_removed:
         print(f"removed {report.leftovers_removed} temporary file(s) left by an interrupted restore")
     print(f"restored {report.restored} file(s), {report.bytes:,} bytes; {report.already_there} already in place;"
@@ -61,3 +71,29 @@ def run(config, args) -> int:
     for line in report.refused + report.failed:
         print(f"  {line}")
     return PROBLEMS if report.refused or report.failed else OK
+
+
+def _lock_if_watched(config, dest: bytes):
+    """Into (or above) a watched folder: the journal, holding the writer lock; None elsewhere, and when
+    the journal cannot be reached (a restore must work without it). JournalBusy while a daemon runs."""
+    if not any(_overlaps(dest, os.fsencode(watch.path)) for watch in config.watch):
+        return None
+    from jaga.writer import incarnation
+    from journal import Journal, JournalBusy, JournalError
+    journal = Journal(config.journal.url)
+    try:
+        journal.lock_writer(incarnation(config, "restore"))
+        return journal
+    except JournalBusy:
+        journal.close()
+        raise
+    except JournalError as exc:
+        journal.close()
+        log.warning("restoring without the journal's writer lock (a daemon started meanwhile would not wait): %s",
+                    exc)
+        return None
+
+
+def _overlaps(a: bytes, b: bytes) -> bool:
+    a, b = os.path.realpath(a), os.path.realpath(b)
+    return a == b or a.startswith(b.rstrip(b"/") + b"/") or b.startswith(a.rstrip(b"/") + b"/")

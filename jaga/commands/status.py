@@ -42,6 +42,8 @@ def render_status(doc: dict, console=None) -> None:
     from rich.table import Table
     console = console or Console()
     console.print(f"files: {doc['files']}   bytes: {doc['bytes']:,}")
+    if doc["writer"]:
+        console.print(f"writer: {describe_writer(doc['writer'])}")
     table = Table("target", "type", "up", "verified", "pending", "failed", "oldest pending")
     for name, t in doc["targets"].items():
         oldest = "-" if t["oldest_pending_seconds"] is None else f"{t['oldest_pending_seconds']:.0f}s"
@@ -62,3 +64,12 @@ def render_status(doc: dict, console=None) -> None:
     for alert in doc["alerts"]:
         console.print(f"[bold red]ALERT[/] {alert['severity']} {alert['alertname']}: {alert['subject']}: "
                       f"{alert['summary']}")
+
+
+def describe_writer(writer: dict) -> str:
+    who = f"jaga {writer['command']}, pid {writer['pid']} on {writer['host']} (node {writer['name']})"
+    if writer["state"] == "stopped":
+        return f"none running; last {who}, stopped cleanly"
+    if writer["state"] == "silent":
+        return f"{who}: no heartbeat for {writer['heartbeat_age_seconds']:.0f}s (a one-shot command, or crashed)"
+    return f"{who}, heartbeat {writer['heartbeat_age_seconds']:.0f}s ago"

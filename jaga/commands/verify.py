@@ -1,6 +1,7 @@
 """Re-read every replica (or a sample) and compare it with the journal's hash, or without a journal
 with the target's manifest; report missing, corrupt and unexpected files. Exit 1 when any is found
-or a target is down.
+or a target is down. --repair writes replicas, so it is refused (exit 1) while `jaga run` writes the
+journal; verifying alone runs beside it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import json
 import logging
 import os
 
-from jaga.commands import OK, PROBLEMS, add_command
+from jaga.commands import OK, PROBLEMS, add_command, refused
 from journal.records import display
 from replication.readiness import ensure_ready
 from replication.target import TargetDown, TargetError
@@ -19,7 +20,9 @@ log = logging.getLogger("jaga.verify")
 
 def register(subparsers, common) -> None:
     parser = add_command(subparsers, common, "verify", run, "re-read replicas and compare hashes", __doc__,
-                         {OK: "every replica checked matches", PROBLEMS: "missing, corrupt or unexpected files, or a target down"})
+                         {OK: "every replica checked matches",
+                          PROBLEMS: "missing, corrupt or unexpected files, or a target down; or --repair "
+                                    "refused: `jaga run` writes this node's journal"})
     parser.add_argument("--target", metavar="NAME", help="only this target (default: all)")
     parser.add_argument("--sample", metavar="F", type=float, default=1.0,
                         help="check this fraction of the files, picked at random: 0 < F <= 1 (default 1, all)")
@@ -29,10 +32,17 @@ def register(subparsers, common) -> None:
 
 
 def run(config, args) -> int:
-    from journal import Journal
+    from jaga.writer import incarnation
+    from journal import Journal, JournalBusy
     from replication.factory import build_target
     from replication.repair import repair
     journal = Journal(config.journal.url)
+    if args.repair:  # a repair writes replicas: not while a daemon copies onto the same targets
+        try:
+            journal.lock_writer(incarnation(config, "verify"))
+        except JournalBusy as exc:
+            journal.close()
+            return refused(exc, "stop it to repair, or run verify without --repair")
     journal.migrate()
     names = [args.target] if args.target else [t.name for t in config.targets]
     targets = {t.name: build_target(t) for t in config.targets}

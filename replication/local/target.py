@@ -16,11 +16,10 @@ import errno
 import hashlib
 import os
 import logging
-import secrets
 import stat
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from replication.local.config import LocalTargetConfig
 from replication.local.readback import ReadBackMismatch, write_verified
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
                                 TargetDown, TargetError, check_key, check_version_key, conflict_key,
-                                require_marker, version_key)
+                                is_leftover, require_marker, temp_name, version_key)
 
 log = logging.getLogger("jaga.target.local")
 CHUNK = 1 << 20
@@ -216,7 +215,7 @@ class LocalTarget(Target):
 
     def _write_temp(self, dir_fd: int, chunks: Iterable[bytes], mtime_ns: int | None) -> bytes:
         """A new temporary file in the folder, written, fsynced and read back; its name."""
-        temp = TEMP_PREFIX + secrets.token_hex(8).encode()
+        temp = temp_name(self.temp_tag)
         fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640,
                      dir_fd=dir_fd)
         try:
@@ -340,12 +339,12 @@ class LocalTarget(Target):
                 except (ValueError, KeyError, TypeError):
                     continue  # a torn last line after a crash; the journal still has the truth
 
-    def remove_temporaries(self) -> int:
+    def remove_temporaries(self, keep: Collection[str] = ()) -> int:
         removed = 0
         with self._dir_fd(b"", create=True) as root_fd:
             for _rel, _dirs, files, folder_fd in _walk(root_fd):
                 for name in files:
-                    if name.startswith(TEMP_PREFIX):
+                    if is_leftover(name, keep):
                         _unlink_quietly(name, folder_fd)
                         removed += 1
         return removed

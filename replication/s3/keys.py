@@ -10,7 +10,7 @@ import secrets
 import time
 from urllib.parse import unquote_to_bytes
 
-from replication.target import MARKER_NAME, META_DIR, TEMP_PREFIX
+from replication.target import MARKER_NAME, META_DIR, TEMP_PREFIX, temp_name
 
 META = META_DIR.decode()
 VERSIONS = META + "/versions/"
@@ -72,8 +72,8 @@ class ObjectNames:
         """A new segment, sorting after every earlier one from this clock."""
         return f"{self.manifest_dir}{time.time_ns():020d}-{secrets.token_hex(4)}.jsonl"
 
-    def temp(self) -> str:
-        return self.temp_dir + TEMP_PREFIX.decode() + secrets.token_hex(8)
+    def temp(self, tag: str) -> str:
+        return self.temp_dir + temp_name(tag).decode()
 
     def relative(self, name: str) -> str | None:
         """The part of an object name after the prefix; None for objects outside it."""

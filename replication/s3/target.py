@@ -11,7 +11,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from botocore.exceptions import ClientError
 
@@ -21,7 +21,7 @@ from replication.s3.keys import VERSIONS, ObjectNames, decode_key
 from replication.s3.upload import delete_quietly, hex_of, put_large, put_small, read_up_to
 from replication.throttle import Throttle
 from replication.target import (ManifestEntry, Marker, Target, TargetDown, TargetError,
-                                check_key, conflict_key, display_key, version_key)
+                                check_key, conflict_key, display_key, is_leftover, version_key)
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class S3Target(Target):
             if complete:
                 put_small(self.client, self.bucket, name, bytes(head), mtime_ns)
             else:
-                put_large(self.client, self.bucket, name, self.names.temp(), head, stream,
+                put_large(self.client, self.bucket, name, self.names.temp(self.temp_tag), head, stream,
                           self.config.multipart_threshold, mtime_ns)
 
     def _keep_previous(self, name: str, keep_as: bytes, new_sha256: str | None) -> None:
@@ -176,7 +176,7 @@ class S3Target(Target):
                     continue
                 yield from _parse_segment(self.name, segment, data)
 
-    def remove_temporaries(self) -> int:
+    def remove_temporaries(self, keep: Collection[str] = ()) -> int:
         self.require_proven()
         removed = 0
         with self._ops("removing temporaries"):
@@ -184,12 +184,14 @@ class S3Target(Target):
                 Bucket=self.bucket, Prefix=self.names.temp_dir)
             for page in pages:
                 for upload in page.get("Uploads", []):
-                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
-                                                       UploadId=upload["UploadId"])
-                    removed += 1
+                    if is_leftover(_last(upload["Key"]), keep):
+                        self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                           UploadId=upload["UploadId"])
+                        removed += 1
             for name in list(self._list(self.names.temp_dir)):
-                delete_quietly(self.client, self.bucket, name)
-                removed += 1
+                if is_leftover(_last(name), keep):
+                    delete_quietly(self.client, self.bucket, name)
+                    removed += 1
         return removed
 
     def close(self) -> None:
@@ -254,3 +256,7 @@ def _check_version_key(keep_as: bytes) -> bytes:
     if not keep_as.startswith(head):
         raise TargetError(f"keep_previous_as {keep_as!r} is not in the versions area")
     return head + check_key(keep_as[len(head):])
+
+
+def _last(name: str) -> bytes:
+    return name.rpartition("/")[2].encode()

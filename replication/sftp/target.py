@@ -9,19 +9,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import secrets
 import shlex
 import stat
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from replication.sftp.client import FSYNC, HARDLINK, POSIX_RENAME, ExtSFTPClient
 from replication.sftp.config import SftpTargetConfig
 from replication.sftp.connection import LinkLost, SshSessions
 from replication.throttle import Throttle
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
-                                TargetDown, TargetError, check_key, conflict_key, version_key)
+                                TargetDown, TargetError, check_key, conflict_key, is_leftover, temp_name,
+                                version_key)
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class SftpTarget(Target):
 
     def _upload(self, sftp: ExtSFTPClient, folder: bytes, chunks: Iterable[bytes], mtime_ns: int | None) -> bytes:
         """Write a new temporary file in ``folder``, fsynced; return its path."""
-        temp = self._path(_join(folder, TEMP_PREFIX + secrets.token_hex(8).encode()))
+        temp = self._path(_join(folder, temp_name(self.temp_tag)))
         try:
             handle = sftp.open(temp, "wbx")
         except FileNotFoundError:
@@ -230,12 +230,12 @@ class SftpTarget(Target):
                 except (ValueError, KeyError, TypeError) as exc:
                     log.warning("target %s: manifest line %d skipped: %s", self.name, number, exc)
 
-    def remove_temporaries(self) -> int:
+    def remove_temporaries(self, keep: Collection[str] = ()) -> int:
         self.require_proven()
         removed = 0
         with self.sessions.sftp("removing temporaries") as sftp:
             for rel, _attrs in self._walk(sftp, skip_meta=False):
-                if rel.rpartition(b"/")[2].startswith(TEMP_PREFIX):
+                if is_leftover(rel.rpartition(b"/")[2], keep):
                     sftp.remove(self._path(rel))
                     removed += 1
         return removed

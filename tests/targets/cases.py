@@ -14,7 +14,7 @@ from replication.local.target import LocalTarget
 from replication.s3.keys import encode_key
 from replication.s3.target import S3Target
 from replication.sftp.target import SftpTarget
-from replication.target import TEMP_PREFIX, Target
+from replication.target import TEMP_PREFIX, Target, temp_name
 
 
 def _files_under(top: Path) -> list[bytes]:
@@ -43,10 +43,11 @@ class FilesystemCase:
     def outside(self) -> list[str]:
         return sorted(name for name in os.listdir(self.home) if name != self.root.name)
 
-    def plant_temporary(self, folder: bytes) -> None:
+    def plant_temporary(self, folder: bytes, tag: str | None = None) -> None:
+        """A crashed copy's temporary: untagged (jaga before run tags), or of the run ``tag``."""
         where = Path(os.fsdecode(bytes(self.root) + (b"/" + folder if folder else b"")))
         where.mkdir(parents=True, exist_ok=True)
-        (where / os.fsdecode(TEMP_PREFIX + b"crashed")).write_bytes(b"half a file")
+        (where / os.fsdecode(temp_name(tag) if tag else TEMP_PREFIX + b"crashed")).write_bytes(b"half a file")
 
 
 class LocalCase(FilesystemCase):
@@ -103,11 +104,11 @@ class S3Case:
     def outside(self) -> list[str]:
         return [name for name in self._objects() if not name.startswith(self.prefix)]
 
-    def plant_temporary(self, folder: bytes) -> None:
+    def plant_temporary(self, folder: bytes, tag: str | None = None) -> None:
         """A crash mid-multipart leaves an unfinished upload and maybe a staging object."""
-        name = self.target.names.temp()
+        name = self.target.names.temp(tag or "crashed")
         self._client.create_multipart_upload(Bucket=self.config.bucket, Key=name)
-        self._client.put_object(Bucket=self.config.bucket, Key=self.target.names.temp(), Body=b"half")
+        self._client.put_object(Bucket=self.config.bucket, Key=self.target.names.temp(tag or "crashed"), Body=b"half")
 
 
 def random_bytes(size: int) -> bytes:

@@ -163,6 +163,19 @@ def test_temporaries_removed(ready):
     assert ready.raw(b"w/kept.pdf") == b"data"
 
 
+def test_clean_up_leaves_the_temporaries_of_a_live_run(ready):
+    """A start-up removes what its earlier runs left, never what a live process is still writing."""
+    _put(ready.target, b"w/kept.pdf", b"data")
+    ready.plant_temporary(b"w", tag="11111111")
+    ready.plant_temporary(b"w", tag="22222222")
+    ready.plant_temporary(b"")
+    assert ready.target.remove_temporaries(keep={"11111111"}) >= 2
+    left = [n for n in ready.names() if TEMP_PREFIX in n]
+    assert left and all(b"11111111" in n for n in left), left
+    assert ready.target.remove_temporaries() >= 1
+    assert not [n for n in ready.names() if TEMP_PREFIX in n]
+
+
 def test_list_keys_is_exactly_the_data(ready):
     keys = {b"a", b"b/c", b"b/d/e.pdf", b"\xfe"}
     for key in keys:
