@@ -27,6 +27,7 @@ from journal.records import Observation, SkipRecord, display
 
 log = logging.getLogger("jaga.ingest")
 MAX_BATCH = 2000
+GATHER = 0.02            # seconds a batch waits for more items once its first one is there
 UNWATCHED_RESCAN = 10.0  # seconds between rescans of a folder inotify could not watch
 
 
@@ -130,7 +131,8 @@ class Ingest:
     def _submit_gone(self, watch: str, paths: list[bytes]) -> None:
         self._queue.put(("gone", watch, paths))
 
-    def reconcile(self, reason: str, start: bytes = b"", only: str | None = None, walk: bool = True) -> None:
+    def reconcile(self, reason: str, start: bytes = b"", only: str | None = None, walk: bool = True,
+                  deletions: bool = True) -> None:
         """Walk the watches (or one folder of one), queue what the journal lacks and what it lists that
         is gone. Blocks. A watch whose root is not watched now is left for the rescan of its restart."""
         with self._scan_lock:
@@ -144,7 +146,7 @@ class Ingest:
                 seen = submitted = 0
                 if walk:
                     seen, submitted = self._reconciler.reconcile(watch.label, watch.root, watch.rules, start)
-                gone = self._deletions(watch, start, seen, watcher)
+                gone = self._deletions(watch, start, seen, watcher) if deletions else 0
                 if not start:
                     log.info("reconcile (%s) of %s: %d entries, %d to record, %d gone, %.1fs", reason,
                              watch.label, seen, submitted, gone, time.monotonic() - began)
@@ -163,10 +165,10 @@ class Ingest:
         return self._reconciler.deletions(watch.label, watch.root, start)
 
     def reconcile_in_background(self, reason: str, start: bytes = b"", only: str | None = None,
-                                walk: bool = True) -> None:
+                                walk: bool = True, deletions: bool = True) -> None:
         with self._scans_lock:
             self._scans_waiting += 1
-        self._scans.put((reason, start, only, walk))
+        self._scans.put((reason, start, only, walk, deletions))
 
     def _scan_loop(self) -> None:
         """One scanning thread: new folders and rescans queue up here instead of piling up threads."""
@@ -218,11 +220,15 @@ class Ingest:
         return min(1.0, max(0.0, self._deadlines[0][0] - time.time()))
 
     def _take(self, timeout: float) -> list:
+        """The next items: once one is there, what arrives within GATHER joins it, so a stream of
+        events makes one transaction per GATHER (a commit holds the journal's one write lock, which
+        the replicators need too), not one per event."""
         items = []
         try:
             items.append(self._queue.get(timeout=timeout))
-            while len(items) < MAX_BATCH:
-                items.append(self._queue.get_nowait())
+            until = time.monotonic() + GATHER
+            while len(items) < MAX_BATCH and items[-1] is not None:
+                items.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
         except queue.Empty:
             pass
         return [item for item in items if item is not None]
@@ -237,15 +243,18 @@ class Ingest:
         for kind, watch, payload in items:
             if kind == "idle?" or not self._root_intact(watch):
                 continue  # a root not watched now is rescanned whole once it is watched again
-            if kind == "scanned":
-                for rel, st in payload:
-                    self._consider(batch, watch, rel, st, now, complete=False)
+            if kind == "scanned":  # looked at again: the walk may be older than the last events
+                for rel, _st in payload:
+                    self._gone(batch, watch, rel, now)
             elif kind == "gone":
                 for rel in payload:
                     self._gone(batch, watch, rel, now)
             else:
+                # a CHANGING followed by a close in the same read is settled by the close
+                closing = {rel for hint, rel in payload if hint is Hint.CLOSED or hint is Hint.MOVED_IN}
                 for hint, rel in payload:
-                    self._hint(batch, hint, watch, rel, now)
+                    if hint is not Hint.CHANGING or rel not in closing:
+                        self._hint(batch, hint, watch, rel, now)
         self._settle_due(batch, now)
         self._commit(batch)
         if any(kind == "idle?" for kind, _, _ in items) and self._queue.empty():
@@ -254,10 +263,10 @@ class Ingest:
     def _hint(self, batch: "_Batch", hint: Hint, watch: str, rel: bytes, now: float) -> None:
         if hint is Hint.RESCAN:
             self.reconcile_in_background("events_lost", only=watch)
-        elif hint is Hint.DIR_APPEARED:
-            self.reconcile_in_background("new_folder", start=rel, only=watch)
-        elif hint is Hint.DIR_GONE:
-            self.reconcile_in_background("folder_gone", start=rel, only=watch, walk=False)
+        elif hint is Hint.DIR_APPEARED:  # new to the tree: nothing the journal lists below it can be gone
+            self.reconcile_in_background("new_folder", start=rel, only=watch, deletions=False)
+        elif hint is Hint.DIR_GONE:  # in order with the events: a folder of that name made later is newer
+            batch.delete_folder(watch, rel)
         elif hint is Hint.DELETED:
             self._gone(batch, watch, rel, now)
         else:
@@ -269,7 +278,7 @@ class Ingest:
                 self._consider(batch, watch, rel, st, now, complete=hint in (Hint.CLOSED, Hint.MOVED_IN))
 
     def _gone(self, batch: "_Batch", watch: str, rel: bytes, now: float) -> None:
-        """Said to be deleted: only if it really is not there now (events and scans arrive late)."""
+        """Said to be deleted, or found by a scan: whatever is there now (events and scans arrive late)."""
         if self.watches[watch].rules.ignores(rel):
             return  # an ignored name was never journaled
         st = self._lstat(watch, rel)
@@ -288,7 +297,7 @@ class Ingest:
         says so), or a watch names the wrong folder. The watcher checks its table."""
         folder = os.path.dirname(rel)
         if folder and not os.path.isdir(os.path.join(self.watches[watch].root, folder)):
-            self.watchers[watch].suspect(f"an event for {display(rel)}, whose folder is not there")
+            self.watchers[watch].suspect(folder, f"an event for {display(rel)}, whose folder is not there")
 
     def _root_intact(self, watch: str | None) -> bool:
         """The watch root is the real folder being watched (per batch: one lstat per watch)."""
@@ -327,10 +336,11 @@ class Ingest:
                   complete: bool) -> None:
         """The one observe step: skip, record now, or wait (for a close, or for the file to settle).
 
-        A file some process still holds open for writing is not complete, closed or not (a stalled
-        sftp upload pauses longer than any settle window); one that nobody holds open is, even
-        without a close seen (written into a folder before its watch existed). Where that cannot be
-        asked, the settle window decides, as before."""
+        Closed after writing or renamed into place: complete. Without a close seen, a file some
+        process still holds open for writing is not complete however quiet it is (a stalled sftp
+        upload pauses longer than any settle window); one that nobody holds open is, at once (written
+        into a folder before its watch existed, found by a scan). Where that cannot be asked, the
+        settle window decides, as before."""
         rules = self.watches[watch].rules
         if rules.ignores(rel):
             return
@@ -342,7 +352,10 @@ class Ingest:
                                                                                 reason), now))
             return
         key = (watch, rel)
-        if not complete and key in self._settling:
+        if complete:  # its writer closed it (or renamed it into place)
+            self._record(batch, key, st, now)
+            return
+        if key in self._settling:
             self._wait(key, st, now)  # already waiting: a write stream extends the wait, no new probe
             return
         writer = self._held_open(watch, rel)
@@ -351,12 +364,15 @@ class Ingest:
                 self._held.add(key)
                 log.debug("%s in %s is still open for writing: not complete until it is closed", display(rel), watch)
             self._wait(key, st, now)
-        elif writer is True or complete or writer is False or is_settled(st, now, self.settle):
-            self._settling.pop(key, None)
-            self._held.discard(key)
-            batch.observe(Observation(watch, rel, st.st_size, st.st_mtime_ns, now, now, st.st_ino))
+        elif writer is not None or is_settled(st, now, self.settle):
+            self._record(batch, key, st, now)
         else:
             self._wait(key, st, now)
+
+    def _record(self, batch: "_Batch", key: tuple[str, bytes], st: os.stat_result, now: float) -> None:
+        self._settling.pop(key, None)
+        self._held.discard(key)
+        batch.observe(Observation(*key, st.st_size, st.st_mtime_ns, now, now, st.st_ino))
 
     def _held_open(self, watch: str, rel: bytes) -> bool | None:
         answer, why = held_for_writing(os.path.join(self.watches[watch].root, rel))
@@ -403,9 +419,9 @@ class Ingest:
                 log.warning("skipped %s in %s: %s", display(skip.path), skip.watch, skip.detail or skip.reason)
                 self.metrics.files_skipped.labels(watch=skip.watch, reason=skip.reason).inc()
             batch.skips = []
-        if batch.deleted:
-            self.journal.mark_deleted(list(batch.deleted), time.time())
-            batch.deleted = {}
+        if batch.deleted or batch.deleted_folders:
+            self.journal.mark_deleted(list(batch.deleted), time.time(), list(batch.deleted_folders))
+            batch.deleted, batch.deleted_folders = {}, {}
         if batch.observations:
             created = self.journal.record_versions(list(batch.observations.values()), self.targets)
             batch.observations = {}
@@ -420,12 +436,13 @@ class _Batch:
     """What one transaction will write. A path deleted and observed in one batch keeps only the last
     of the two, so the order of commit (deletions first) cannot resurrect or bury it."""
 
-    __slots__ = ("observations", "skips", "deleted")
+    __slots__ = ("observations", "skips", "deleted", "deleted_folders")
 
     def __init__(self):
         self.observations: dict[tuple[str, bytes], Observation] = {}
         self.skips: list[SkipRecord] = []
         self.deleted: dict[tuple[str, bytes], None] = {}
+        self.deleted_folders: dict[tuple[str, bytes], None] = {}
 
     def observe(self, obs: Observation) -> None:
         self.deleted.pop((obs.watch, obs.path), None)
@@ -435,8 +452,15 @@ class _Batch:
         self.observations.pop((watch, rel), None)
         self.deleted[(watch, rel)] = None
 
+    def delete_folder(self, watch: str, folder: bytes) -> None:
+        """Everything below ``folder``; what was observed below it earlier in this batch goes too."""
+        prefix = folder + b"/"
+        for key in [key for key in self.observations if key[0] == watch and key[1].startswith(prefix)]:
+            del self.observations[key]
+        self.deleted_folders[(watch, folder)] = None
+
     def __bool__(self) -> bool:
-        return bool(self.observations or self.skips or self.deleted)
+        return bool(self.observations or self.skips or self.deleted or self.deleted_folders)
 
 
 def _is_dir(st: os.stat_result) -> bool:

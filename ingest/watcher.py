@@ -58,7 +58,9 @@ class FolderWatcher:
         self.live = False
         self.problem: str | None = "not started"
         self.down_since: float | None = None
-        self._suspect_at: float | None = None
+        self._suspects: dict[bytes, str] = {}  # folder → why (written by the ingest thread)
+        self._suspects_lock = threading.Lock()
+        self._suspect_at = 0.0
         self._audited_at = time.monotonic()
         self._root_checked = 0.0
         self._stopping = threading.Event()
@@ -79,11 +81,14 @@ class FolderWatcher:
             self._thread.join(timeout)
         self._inotify.close()
 
-    def suspect(self, why: str) -> None:
-        """Something looked wrong (an event for a folder that is not there): check the table soon."""
-        if self._suspect_at is None:
-            log.debug("watch %s: checking the watches soon (%s)", self.label, why)
-            self._suspect_at = time.monotonic()
+    def suspect(self, folder: bytes, why: str) -> None:
+        """An event named ``folder`` and it is not there: usually it moved a moment ago (its move is
+        queued), but it may be a watch that names the wrong folder. Checked soon (``_step``)."""
+        with self._suspects_lock:
+            if not self._suspects:
+                self._suspect_at = time.monotonic()
+            if len(self._suspects) < 1000:
+                self._suspects[folder] = why
 
     def is_watched(self, rel: bytes) -> bool:
         return rel in self._wds
@@ -126,10 +131,26 @@ class FolderWatcher:
         if now - self._root_checked >= ROOT_CHECK:
             self._root_checked = now
             self._check_root()
-        suspected = self._suspect_at is not None and now - self._suspect_at >= MOVE_GRACE
-        since = now - self._audited_at
-        if self.live and (since >= self.audit_interval or (suspected and since >= SUSPECT_GAP)):
+        if self._suspects and now - self._suspect_at >= MOVE_GRACE and self._confirmed_suspicion():
+            if now - self._audited_at >= SUSPECT_GAP:
+                self.audit()
+        elif now - self._audited_at >= self.audit_interval:
             self.audit()
+
+    def _confirmed_suspicion(self) -> bool:
+        """After the queued events are applied: does a watch still name a folder that is not there?
+        (Only then is the tree walked; a folder that simply moved is rebound by its move event.)"""
+        self._drain()
+        with self._suspects_lock:
+            suspects, self._suspects = self._suspects, {}
+        kernel = self._inotify.watched_inodes() or {}
+        wrong = [(folder, why) for folder, why in suspects.items()
+                 if folder in self._wds and self._names_wrong(folder, self._wds[folder], kernel)]
+        if wrong:
+            log.info("watch %s: %s (%s): checking every watch", self.label, wrong[0][1], display(wrong[0][0]))
+            self._suspects = dict(wrong)  # kept until an audit has run
+            self._suspect_at = time.monotonic()
+        return bool(wrong)
 
     # -- events -------------------------------------------------------------------------------
 
@@ -194,8 +215,8 @@ class FolderWatcher:
         if event.mask & inotify.IN_IGNORED:
             self._unbind(event.wd)
         if folder:
-            if event.mask & inotify.IN_UNMOUNT:
-                self.suspect("a filesystem inside the tree was unmounted")
+            if event.mask & inotify.IN_UNMOUNT:  # the mount point stays, unwatched: the audit re-watches it
+                self._audited_at = min(self._audited_at, time.monotonic() - self.audit_interval + SUSPECT_GAP)
             return
         if event.mask & (inotify.IN_DELETE_SELF | inotify.IN_IGNORED | inotify.IN_UNMOUNT):
             self._lose_root("was deleted or unmounted")
@@ -228,8 +249,8 @@ class FolderWatcher:
             del self._wds[old_path]
         displaced = self._wds.get(rel)
         if displaced is not None and displaced != wd:
-            del self._paths[displaced]
-            self.suspect("a folder's watch was replaced")
+            del self._paths[displaced]  # that watch now follows a folder somewhere else: the audit finds it
+            self._audited_at = min(self._audited_at, time.monotonic() - self.audit_interval + SUSPECT_GAP)
         self._paths[wd] = rel
         self._wds[rel] = wd
 
@@ -385,7 +406,7 @@ class FolderWatcher:
         The walk races with the tree: a folder made during it is not in the table yet because its
         event is still queued. So what looks wrong is checked again after the queued events are
         applied, and only what is still wrong then is repaired and reported."""
-        self._suspect_at = None
+        self._suspects = {}
         self._audited_at = time.monotonic()
         missing, stale = self._differences()
         if not (missing or stale):

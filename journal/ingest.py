@@ -62,26 +62,36 @@ class IngestRecords(Database):
         one page of a walk over the journal that the (watch, path) index answers."""
         files = FileRow.__table__
         query = select(files.c.path).where(files.c.watch == watch, files.c.deleted_at.is_(None))
-        if prefix:  # below the folder: from "prefix/" up to (not including) "prefix0", "/" + 1
-            query = query.where(files.c.path >= prefix + b"/", files.c.path < prefix + b"0")
+        if prefix:
+            query = query.where(_below(files, prefix))
         if after is not None:
             query = query.where(files.c.path > after)
         with self.reading() as session:
             return [bytes(path) for path in session.execute(query.order_by(files.c.path).limit(limit)).scalars()]
 
-    def mark_deleted(self, paths: list[tuple[str, bytes]], when: float) -> int:
+    def mark_deleted(self, paths: list[tuple[str, bytes]], when: float,
+                     folders: list[tuple[str, bytes]] = ()) -> int:
         """The sources are gone; their replicas stay. Pending copies of them can no longer be made.
+        ``folders``: everything below each of these is gone too (a folder moved away or removed).
         A few statements per 500 paths, not one per path: churn deletes thousands at a time.
         Returns how many current files were marked."""
+        files = FileRow.__table__
         with self.session() as session:
             conn = session.connection()
             ids = [row[0] for row in _file_rows(conn, paths).values() if row[4] is None]
-            files = FileRow.__table__
+            for watch, folder in folders:
+                ids += conn.execute(select(files.c.id).where(files.c.watch == watch, files.c.deleted_at.is_(None),
+                                                             _below(files, folder))).scalars().all()
             for start in range(0, len(ids), CHUNK):
                 chunk = ids[start:start + CHUNK]
                 conn.execute(update(files).where(files.c.id.in_(chunk)).values(deleted_at=when))
                 _supersede_open(conn, chunk)
             return len(ids)
+
+
+def _below(files, prefix: bytes):
+    """Paths inside the folder ``prefix``: from "prefix/" up to, not including, "prefix0" ("/" + 1)."""
+    return (files.c.path >= prefix + b"/") & (files.c.path < prefix + b"0")
 
 
 def _file_rows(conn, keys: list[tuple[str, bytes]]) -> dict[tuple[str, bytes], tuple]:
