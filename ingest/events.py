@@ -1,4 +1,5 @@
-"""jaga's few kinds of hint about a path in a watched tree (relative to its root, as bytes)."""
+"""jaga's few kinds of hint about a path in a watched tree (relative to its root, as bytes). Lost
+events are not a hint: the watcher asks for a rescan of the subtree they may have been about."""
 
 from __future__ import annotations
 
@@ -12,4 +13,3 @@ class Hint(Enum):
     DELETED = "deleted"        # gone from the primary (checked again: it may be back); replicas stay
     DIR_APPEARED = "dir"       # a folder created or moved in: its files may predate its watch
     DIR_GONE = "dir_gone"      # a folder deleted or moved away: what was journaled below it is gone
-    RESCAN = "rescan"          # events were lost: reconcile the whole watch

@@ -64,6 +64,7 @@ class Ingest:
         self._scans_lock = threading.Lock()
         self._idle = threading.Event()
         self._loop_at = time.time()
+        self._committed_at = float("-inf")
         self._reconciler = Reconciler(journal.known_states, journal.current_paths, self._submit_scanned,
                                       self._submit_gone)
         self._batch = _Batch()
@@ -220,13 +221,13 @@ class Ingest:
         return min(1.0, max(0.0, self._deadlines[0][0] - time.time()))
 
     def _take(self, timeout: float) -> list:
-        """The next items: once one is there, what arrives within GATHER joins it, so a stream of
-        events makes one transaction per GATHER (a commit holds the journal's one write lock, which
-        the replicators need too), not one per event."""
+        """The next items. A lone event is taken at once; in a stream, what arrives until GATHER after
+        the last commit joins the batch, so a stream makes one transaction per GATHER, not one per
+        event (a commit holds the journal's one write lock, which the replicators need too)."""
         items = []
         try:
             items.append(self._queue.get(timeout=timeout))
-            until = time.monotonic() + GATHER
+            until = self._committed_at + GATHER
             while len(items) < MAX_BATCH and items[-1] is not None:
                 items.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
         except queue.Empty:
@@ -256,14 +257,14 @@ class Ingest:
                     if hint is not Hint.CHANGING or rel not in closing:
                         self._hint(batch, hint, watch, rel, now)
         self._settle_due(batch, now)
+        if batch:
+            self._committed_at = time.monotonic()
         self._commit(batch)
         if any(kind == "idle?" for kind, _, _ in items) and self._queue.empty():
             self._idle.set()
 
     def _hint(self, batch: "_Batch", hint: Hint, watch: str, rel: bytes, now: float) -> None:
-        if hint is Hint.RESCAN:
-            self.reconcile_in_background("events_lost", only=watch)
-        elif hint is Hint.DIR_APPEARED:  # new to the tree: nothing the journal lists below it can be gone
+        if hint is Hint.DIR_APPEARED:  # new to the tree: nothing the journal lists below it can be gone
             self.reconcile_in_background("new_folder", start=rel, only=watch, deletions=False)
         elif hint is Hint.DIR_GONE:  # in order with the events: a folder of that name made later is newer
             batch.delete_folder(watch, rel)
