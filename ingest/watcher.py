@@ -143,9 +143,9 @@ class FolderWatcher:
         self._drain()
         with self._suspects_lock:
             suspects, self._suspects = self._suspects, {}
-        kernel = self._inotify.watched_inodes() or {}
-        wrong = [(folder, why) for folder, why in suspects.items()
-                 if folder in self._wds and self._names_wrong(folder, self._wds[folder], kernel)]
+        named = [(folder, why) for folder, why in suspects.items() if folder in self._wds]
+        kernel = (self._inotify.watched_inodes() or {}) if named else {}
+        wrong = [(folder, why) for folder, why in named if self._names_wrong(folder, self._wds[folder], kernel)]
         if wrong:
             log.info("watch %s: %s (%s): checking every watch", self.label, wrong[0][1], display(wrong[0][0]))
             self._suspects = dict(wrong)  # kept until an audit has run
