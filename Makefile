@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# the repo's default config watches ./var/uploads: create it here, explicitly (jaga itself refuses a
+# missing watch folder, so a typo in a real config is an error, not an empty folder kept "safe")
 run: $(STAMP)
+	@if [ "$(CONFIG)" = config.yaml ]; then mkdir -p var/uploads; fi
 	$(BIN)/jaga -c $(CONFIG) run
 
 test: $(STAMP)

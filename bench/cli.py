@@ -12,7 +12,7 @@ import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import bigfile, burst, churn, restore, scale, soak, steady
+from bench import bigfile, burst, churn, listener, restore, scale, soak, steady
 from bench.context import Context, describe, export
 from bench.jagaproc import REPO
 from bench.report import Row, markdown, save
@@ -41,8 +41,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("mode", nargs="?", choices=["all", "soak"], default="all")
     parser.add_argument("--quick", action="store_true", help="small smoke sizes, one repeat")
-    parser.add_argument("--only", default="A,B,C,D,R,CHURN",
-                        help="workloads to run, e.g. A,B (R: restore, CHURN: lag under churn)")
+    parser.add_argument("--only", default="A,B,C,D,R,L,CHURN", help="workloads to run, e.g. A,B (R: restore, "
+                        "L: the listener, CHURN: lag under churn)")
     parser.add_argument("--repeats", type=int, help="trials per workload (median reported)")
     parser.add_argument("--minutes", type=float, default=10.0, help="soak length")
     parser.add_argument("--rate", type=float, default=50.0, help="soak files per second")
@@ -63,6 +63,7 @@ def workloads(args: argparse.Namespace, sizes: Sizes, ctx: Context) -> dict:
         "C": lambda: bigfile.run(ctx, sizes.big_bytes, sizes.repeats),
         "D": lambda: scale.run(ctx, sizes.journal_files, sizes.disk_files, sizes.repeats),
         "R": lambda: restore.run(ctx, sizes.restore_files, sizes.repeats),
+        "L": lambda: listener.run(ctx, sizes.repeats),
         "CHURN": lambda: churn.run(ctx, sizes.churn_ops, sizes.churn_rate, sizes.repeats),
     }
     chosen = [name.strip().upper() for name in args.only.split(",") if name.strip()]

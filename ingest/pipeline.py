@@ -76,9 +76,7 @@ class Ingest:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        for watch in self.watches.values():
-            if not os.path.lexists(watch.root):
-                os.makedirs(watch.root, exist_ok=True)
+        for watch in self.watches.values():   # a missing root is a config error (jaga.preflight), never created
             watcher = FolderWatcher(watch.label, watch.root, watch.rules, partial(self._emitted, watch.label),
                                     partial(self._watch_lost, watch.label), self.metrics, self.watch_check)
             self.watchers[watch.label] = watcher

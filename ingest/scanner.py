@@ -7,6 +7,7 @@ memory does not grow with the journal.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
@@ -18,6 +19,8 @@ from ingest.rules import IgnoreRules
 log = logging.getLogger("jaga.scan")
 BATCH = 500
 PROGRESS_EVERY = 10.0  # seconds between progress lines of a long reconcile
+SHORTAGE = {errno.EMFILE, errno.ENFILE}
+SHORTAGE_FIRST_WAIT, SHORTAGE_MAX_WAIT = 0.05, 5.0   # seconds between tries while out of descriptors
 
 
 def walk(root: bytes, start: bytes, rules: IgnoreRules) -> Iterator[tuple[bytes, os.stat_result]]:
@@ -26,7 +29,7 @@ def walk(root: bytes, start: bytes, rules: IgnoreRules) -> Iterator[tuple[bytes,
     while stack:
         rel_dir = stack.pop()
         try:
-            entries = list(os.scandir(os.path.join(root, rel_dir) if rel_dir else root))
+            entries = _list(os.path.join(root, rel_dir) if rel_dir else root)
         except (FileNotFoundError, NotADirectoryError):
             continue
         except OSError as exc:
@@ -44,6 +47,24 @@ def walk(root: bytes, start: bytes, rules: IgnoreRules) -> Iterator[tuple[bytes,
                 stack.append(rel)
             else:
                 yield rel, st
+
+
+def _list(folder: bytes) -> list[os.DirEntry]:
+    """A folder's entries. Out of descriptors (EMFILE, ENFILE) is a passing shortage, not a verdict on
+    the folder: wait and try again, or the files in it would stay unknown until the next full rescan."""
+    delay, warned_at = SHORTAGE_FIRST_WAIT, None
+    while True:
+        try:
+            return list(os.scandir(folder))
+        except OSError as exc:
+            if exc.errno not in SHORTAGE:
+                raise
+            if warned_at is None or time.monotonic() - warned_at > 60:
+                log.warning("cannot list %s: %s; trying again until descriptors are free", os.fsdecode(folder),
+                            exc.strerror)
+                warned_at = time.monotonic()
+            time.sleep(delay)
+            delay = min(delay * 2, SHORTAGE_MAX_WAIT)
 
 
 class Reconciler:

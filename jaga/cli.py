@@ -15,6 +15,7 @@ from jaga.commands import OK, PROBLEMS, USAGE, UsageError  # noqa: F401 (the exi
 from jaga.commands import check_config, disks, init_target, report, restore, run, status, sync, verify
 from jaga.config import ConfigError, load_config
 from jaga.logs import setup_logging
+from jaga.preflight import Unusable
 from journal import JournalError
 
 VERBS = (run, sync, status, check_config, init_target, disks, verify, restore, report)
@@ -34,8 +35,10 @@ def common_options() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaga", description="Keep uploaded files safe and disks watched.",
-                                     parents=[common_options()])
+    parser = argparse.ArgumentParser(
+        prog="jaga", description="Keep uploaded files safe and disks watched. `jaga COMMAND --help` for each.",
+        epilog="exit status: 0 fine; 1 problems found (each command's --help says which); 2 usage or config "
+               "error", parents=[common_options()])
     # its own copy: set_defaults changes the actions, which parents share rather than copy
     parser.set_defaults(config="config.yaml", log_level=None, log_format=None)
     parser.add_argument("--version", action="version", version=f"jaga {__version__}")
@@ -56,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_level or config.logging.level, args.log_format or config.logging.format)
     try:
         return args.handler(config, args)
+    except Unusable as exc:
+        for line in exc.problems:
+            print(f"jaga: config error: {line}", file=sys.stderr)
+        return USAGE
     except (ConfigError, UsageError) as exc:
         print(f"jaga: {exc}", file=sys.stderr)
         return USAGE

@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from common.configtypes import NAME, Duration, Name, Section, Size
+from common.yamlfile import load_mapping
 from monitor.settings import AlertsConfig, MonitorConfig
 from replication.factory import BACKENDS, TargetConfig, resolve_paths
 from replication.local.config import LocalTargetConfig
@@ -63,6 +63,8 @@ class ScrubConfig(Section):
 
 class MetricsConfig(Section):
     listen: str = Field(default="127.0.0.1:9108", description="host:port for /metrics, /healthz, /readyz, /")
+    web_config: Path | None = Field(default=None, description="TLS and basic auth: a Prometheus exporter-toolkit "
+                                    "web-config file (tls_server_config, basic_auth_users); HTTPS only then")
 
     @field_validator("listen")
     @classmethod
@@ -84,7 +86,8 @@ class LoggingConfig(Section):
 
 
 class UiConfig(Section):
-    language: Literal["en", "id"] = "en"
+    language: Literal["auto", "en", "id"] = Field(
+        default="auto", description="the status page's language; auto: the browser's Accept-Language (else en)")
 
 
 class Config(Section):
@@ -130,22 +133,13 @@ def _unique(values: list[str], key: str, what: str) -> None:
 def load_config(path: str | os.PathLike) -> Config:
     """Read, validate and resolve a config file, or raise ConfigError saying what is wrong."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections (journal, watch, targets, ...)")
+    data = load_mapping(path, "config", ConfigError, "sections (journal, watch, targets, ...)")
     return parse_config(data, base=path.resolve().parent, source=path.resolve())
 
 
 def parse_config(data: dict, base: Path, source: Path | None = None) -> Config:
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context={"base": base})   # base: for {file: ...} secrets
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
     config.source = source
@@ -179,6 +173,8 @@ def _resolve_paths(config: Config, base: Path) -> None:
     for target in config.targets:
         resolve_paths(target, resolve)
     config.monitor.filesystems.extra_paths = [resolve(p) for p in config.monitor.filesystems.extra_paths]
+    if config.metrics.web_config is not None:
+        config.metrics.web_config = resolve(config.metrics.web_config)
 
 
 def resolve_sqlite_url(url: str, base: Path) -> str:

@@ -17,10 +17,12 @@ from ingest.pipeline import UNWATCHED_RESCAN, Ingest, WatchRoot
 from ingest.rules import IgnoreRules
 from jaga.config import Config, ConfigError, load_config
 from jaga.livestatus import DaemonStatus
+from jaga.preflight import refuse_unusable
 from jaga.metrics import Metrics
 from jaga.systemd import Notifier
 from jaga.web import WebServer
 from jaga.web.health import STALL_LIMIT
+from jaga.web.webconfig import WebSecurity, web_security
 from journal import Journal, JournalError
 from journal.records import ScrubRecord
 from monitor.service import Monitor
@@ -86,6 +88,7 @@ class Daemon:
                 log.info("target %s: %d file(s) it does not hold yet are queued for it", name, added)
 
     def start(self) -> None:
+        security = web_security(self.config)  # a broken web config stops the start before anything runs
         self.prepare()
         self._start_parts("startup")
         self.scheduler.add_job(self.refresh_stats, "interval", seconds=STATS_INTERVAL, id="stats",
@@ -93,7 +96,7 @@ class Daemon:
         self._start_monitor()
         self.scheduler.start()
         log.info("jaga started: watching %s; targets %s", ", ".join(self.roots), ", ".join(self.replicators))
-        self._start_web()  # last: a health endpoint that answers means everything above has started
+        self._start_web(security)  # last: a health endpoint that answers means everything above has started
 
     def _start_parts(self, reason: str) -> None:
         for replicator in self.replicators.values():
@@ -131,10 +134,14 @@ class Daemon:
         self.monitor = Monitor(self.config, self.journal, self.registry, self.replication_status)
         self.monitor.start(self.scheduler)
 
-    def _start_web(self) -> None:
-        self.web = WebServer(self.config.metrics.address, self.status)
+    def _start_web(self, security: WebSecurity) -> None:
+        self.web = WebServer(self.config.metrics.address, self.status, security, self.metrics.web)
         self.web.start()
-        log.info("metrics and status on http://%s:%d/", *self.web.address)
+        log.info("metrics and status on %s://%s:%d/ (%s; at most %d connections at once)",
+                 "https" if security.tls else "http", *self.web.address, security.describe(),
+                 self.web.listener.limit)
+        if self.web.warning:
+            log.warning("%s", self.web.warning)
 
     def stop(self) -> None:
         log.info("stopping")
@@ -175,6 +182,8 @@ class Daemon:
         source = self.config.source
         try:
             new = load_config(source)
+            refuse_unusable(new)
+            security = web_security(new)
         except ConfigError as exc:
             log.error("reload refused, keeping the running config: %s", str(exc).replace("\n", "; "))
             return False
@@ -184,6 +193,7 @@ class Daemon:
         self.notifier.reloading()
         log.info("reloading %s", source)
         self._stop_parts()
+        listen_changed = new.metrics.listen != self.config.metrics.listen
         self.config = new
         self._build()
         self.metrics.declare(list(self.roots), list(self.replicators))
@@ -191,9 +201,20 @@ class Daemon:
         self._start_parts("reload")
         if self.monitor is not None:
             self.monitor.reconfigure(new)
+        self._reconfigure_web(security, listen_changed)
         self.notifier.ready("reloaded")
         log.info("reloaded: watching %s; targets %s", ", ".join(self.roots), ", ".join(self.replicators))
         return True
+
+    def _reconfigure_web(self, security: WebSecurity, listen_changed: bool) -> None:
+        if self.web is None:
+            return
+        if listen_changed:
+            log.warning("reload: metrics.listen changed; that needs a restart (still on %s:%d)", *self.web.address)
+        self.web.reconfigure(security)
+        log.info("listener: %s", security.describe())
+        if self.web.warning:
+            log.warning("%s", self.web.warning)
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -249,3 +270,4 @@ class Daemon:
 
     def healthy(self) -> bool:
         return self.heartbeat_age() < STALL_LIMIT
+

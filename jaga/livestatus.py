@@ -49,6 +49,9 @@ class DaemonStatus:
     def filesystem_summary(self) -> list[dict]:
         return self._from_monitor("filesystem_summary")
 
+    def coverage_summary(self) -> list[dict]:
+        return self._from_monitor("coverage_summary")
+
     def _from_monitor(self, summary: str) -> list:
         """Empty until the monitor has started (the web starts after it; `jaga sync` runs none)."""
         monitor = self._daemon.monitor

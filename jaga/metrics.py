@@ -52,6 +52,7 @@ class Metrics:
                                ["target"], registry=registry)
         self.up_since = Gauge("jaga_start_time_seconds", "When this daemon started (Unix time).",
                               registry=registry)
+        self.web = ListenerMetrics(registry)
 
     def declare(self, watches: list[str], targets: list[str]) -> None:
         """Create every labelled series at start so dashboards see zeros, not gaps."""
@@ -63,3 +64,17 @@ class Metrics:
             for metric in (self.replicas_verified, self.replication_errors, self.bytes_replicated,
                            self.pending, self.oldest_pending, self.latency, self.target_up):
                 metric.labels(target=target)
+
+
+class ListenerMetrics:
+    """The HTTP listener's connections (jaga.web.connections) and refused requests."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.connections = Gauge("jaga_web_connections", "Connections the listener holds open now.",
+                                 registry=registry)
+        self.limit = Gauge("jaga_web_connection_limit", "Most connections held at once (a share of the "
+                           "descriptor limit); more wait in the listen backlog.", registry=registry)
+        self.evicted = Counter("jaga_web_connections_evicted", "Idle connections closed to make room at the limit.",
+                               registry=registry)
+        self.unauthorized = Counter("jaga_web_unauthorized_requests", "Requests answered 401 (no or wrong "
+                                    "credentials).", registry=registry)

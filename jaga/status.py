@@ -5,11 +5,16 @@ Collected here as a dict; `jaga.commands.status` prints it.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import ssl
 import time
+import urllib.error
 import urllib.request
 
 from jaga.config import Config
+from jaga.web.webconfig import WebConfigError, load_web_config
 from journal import Journal
 from replication.factory import build_target
 from replication.readiness import ensure_ready
@@ -32,23 +37,53 @@ def collect_status(config: Config, journal: Journal) -> dict:
             "down_reason": reason,
             "oldest_pending_seconds": round(now - counts.oldest_pending_at, 3) if counts.oldest_pending_at else None,
         }
-    live = fetch_live(config)
+    live, note = fetch_live(config)
     return {"files": files, "bytes": size, "targets": targets, "skipped": journal.skip_counts(),
-            "daemon": "running" if live else "not reachable",
+            "daemon": "running" if live is not None or note else "not reachable", "live_note": note,
             "disks": [{k: d.get(k) for k in ("device", "model", "serial", "health", "reasons", "temperature_c")}
                       for d in (live or {}).get("disks", [])],
             "alerts": [{k: a[k] for k in ("alertname", "severity", "subject", "summary", "started_at")}
                        for a in (record.to_json() for record in journal.firing_alerts().values())]}
 
 
-def fetch_live(config: Config) -> dict | None:
-    """The running daemon's own view (disks, live target state), if it answers on its listener."""
+USER_ENV, PASSWORD_ENV = "JAGA_WEB_USER", "JAGA_WEB_PASSWORD"
+
+
+def fetch_live(config: Config) -> tuple[dict | None, str | None]:
+    """The running daemon's own view (disks, live target state), if it answers on its listener; else
+    None and, when it answered but would not tell, why (e.g. it wants a password)."""
     host, port = config.metrics.address
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    url_host = f"[{host}]" if ":" in host else host
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}/api/status", timeout=3) as response:
-            return json.loads(response.read())
+        security = load_web_config(config.metrics.web_config)
+    except WebConfigError as exc:
+        return None, str(exc).splitlines()[0]
+    headers, context = {}, None
+    if security.cert_file is not None:
+        context = _pinned(security.cert_file)
+        if os.environ.get(USER_ENV):
+            pair = f"{os.environ[USER_ENV]}:{os.environ.get(PASSWORD_ENV, '')}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    scheme = "https" if context else "http"
+    request = urllib.request.Request(f"{scheme}://{url_host}:{port}/api/status", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=3, context=context) as response:
+            return json.loads(response.read()), None
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            return None, f"the listener wants a password: set {USER_ENV} and {PASSWORD_ENV} to see disks"
+        return None, f"the listener answered {exc.code}"
     except (OSError, ValueError):
-        return None
+        return None, None
+
+
+def _pinned(cert_file) -> ssl.SSLContext:
+    """Trust exactly the certificate the daemon serves, whatever names it holds: this is the same host."""
+    context = ssl.create_default_context(cafile=str(cert_file))
+    context.check_hostname = False
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return context
 
 
 def _probe(target_config, journal: Journal) -> tuple[bool, str | None]:

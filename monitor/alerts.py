@@ -71,10 +71,18 @@ class AlertManager:
             self.journal.update_alert(condition.key, summary=condition.summary)
         return None
 
+    def firing_notes(self) -> list[Notification]:
+        """Every firing alert as a notification, for notifiers that must be told again (Alertmanager)."""
+        return [as_note(record, FIRING) for record in self.firing()]
+
     def _resolve(self, record: AlertRecord, now: float) -> Notification:
         self.journal.update_alert(record.key, state=RESOLVED, resolved_at=now)
-        return Notification(record.alertname, record.severity, record.subject, record.summary,
-                            record.started_at, RESOLVED, record.key)
+        return as_note(record, RESOLVED)
+
+
+def as_note(record: AlertRecord, status: str) -> Notification:
+    return Notification(record.alertname, record.severity, record.subject, record.summary,
+                        record.started_at, status, record.key)
 
 
 def _note(condition: Condition, started: float, status: str) -> Notification:

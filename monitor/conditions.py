@@ -14,6 +14,19 @@ from monitor.report import DiskReport
 from monitor.settings import AlertsConfig, FilesystemConfig
 
 CRITICAL, WARNING = "critical", "warning"
+SCOPE_LABELS = {"disk": "device", "fs": "path", "target": "target", "scrub": "target"}
+
+
+def subject_labels(key: str, alertname: str) -> dict[str, str]:
+    """What an alert key (built below: ``scope:subject:Alertname[:detail]``) is about, as labels:
+    ``{"device": "sda"}``, ``{"target": "offsite"}``, ``{"path": "/srv/uploads", "detail": "inodes"}``."""
+    scope, _, rest = key.partition(":")
+    at = rest.rfind(f":{alertname}")
+    if scope not in SCOPE_LABELS or at < 0:
+        return {}
+    subject, detail = rest[:at], rest[at + len(alertname) + 2:]
+    labels = {SCOPE_LABELS[scope]: subject} if subject and subject != "*" else {}
+    return {**labels, "detail": detail} if detail else labels
 
 
 def disk_conditions(reports: list[DiskReport], scan_error: str | None) -> list[Condition]:

@@ -47,6 +47,7 @@ class MonitorMetrics:
         self._disks: list[DiskReport] = []
         self._filesystems: list[FilesystemStat] = []
         self._alerts: list[AlertRecord] = []
+        self._coverage: list = []
         self._notifications: dict[tuple[str, str], int] = {}
         registry.register(self)
 
@@ -57,6 +58,10 @@ class MonitorMetrics:
     def update_filesystems(self, stats: list[FilesystemStat]) -> None:
         with self._lock:
             self._filesystems = list(stats)
+
+    def update_coverage(self, coverage: list) -> None:
+        with self._lock:
+            self._coverage = list(coverage)
 
     def update_alerts(self, firing: list[AlertRecord]) -> None:
         with self._lock:
@@ -72,7 +77,7 @@ class MonitorMetrics:
 
     def collect(self):
         with self._lock:
-            disks, filesystems, alerts = self._disks, self._filesystems, self._alerts
+            disks, filesystems, alerts, coverage = self._disks, self._filesystems, self._alerts, self._coverage
             notifications = dict(self._notifications)
         families = self._families()
         for report in disks:
@@ -84,6 +89,9 @@ class MonitorMetrics:
             counts[(alert.alertname, alert.severity)] = counts.get((alert.alertname, alert.severity), 0) + 1
         for labels, count in sorted(counts.items()):
             families["jaga_alerts_firing"].add_metric(list(labels), count)
+        for item in coverage:
+            families["jaga_smart_coverage"].add_metric([item.path, item.label, item.disk, item.reason],
+                                                       1 if item.covered else 0)
         for labels, count in sorted(notifications.items()):
             families["jaga_alert_notifications"].add_metric(list(labels), count)
         return list(families.values())
@@ -98,6 +106,10 @@ class MonitorMetrics:
                          for name, text in FS_METRICS.items()})
         families["jaga_alerts_firing"] = GaugeMetricFamily(
             "jaga_alerts_firing", "Alerts firing now, by name and severity.", labels=["alertname", "severity"])
+        families["jaga_smart_coverage"] = GaugeMetricFamily(
+            "jaga_smart_coverage", "1 when SMART watches the disk under a folder jaga depends on; 0 with the "
+            "reason it cannot (virtual_disk, raid_controller, permission, no_disk, ...).",
+            labels=["path", "label", "disk", "reason"])
         families["jaga_alert_notifications"] = CounterMetricFamily(
             "jaga_alert_notifications", "Notification deliveries by notifier and result.",
             labels=["notifier", "result"])

@@ -51,7 +51,9 @@ def iso(ts: float) -> str:
 
 class WebhookNotifier:
     def __init__(self, url: str, timeout: float):
-        self.url, self.timeout, self.name = url, timeout, f"webhook {urlsplit(url).netloc}"
+        where = urlsplit(url)   # the name is logged: no user:password@ from the URL in it
+        port = f":{where.port}" if where.port else ""
+        self.url, self.timeout, self.name = url, timeout, f"webhook {where.hostname}{port}"
 
     def send(self, note: Notification) -> None:
         request = urllib.request.Request(self.url, data=json.dumps(note.payload()).encode(), method="POST",
@@ -61,10 +63,12 @@ class WebhookNotifier:
 
 
 class SmtpNotifier:
-    """smtp://[user:password@]host[:port][?starttls=1] or smtps://... (implicit TLS)."""
+    """smtp://[user[:password]@]host[:port][?starttls=1] or smtps://... (implicit TLS); the password
+    rather from ``password`` (a file or the environment) than from the URL."""
 
-    def __init__(self, url: str, sender: str, to: list[str], timeout: float):
+    def __init__(self, url: str, sender: str, to: list[str], timeout: float, password: str | None = None):
         self.url, self.sender, self.to, self.timeout = urlsplit(url), sender, to, timeout
+        self._password = password if password is not None else unquote(self.url.password or "")
         self.name = f"smtp {self.url.hostname}"
         if not to:
             raise ValueError("an smtp notifier needs 'to' recipients")
@@ -81,7 +85,7 @@ class SmtpNotifier:
             if parse_qs(url.query).get("starttls") == ["1"]:
                 smtp.starttls(context=ssl.create_default_context())
             if url.username:
-                smtp.login(unquote(url.username), unquote(url.password or ""))
+                smtp.login(unquote(url.username), self._password)
             smtp.send_message(message)
 
 
@@ -104,9 +108,13 @@ def build_notifiers(settings: list[Notifier]) -> list:
         if item.webhook:
             notifiers.append(WebhookNotifier(item.webhook, item.timeout))
         if item.smtp:
-            notifiers.append(SmtpNotifier(item.smtp, item.sender, item.to, item.timeout))
+            password = item.password.get_secret_value() if item.password else None
+            notifiers.append(SmtpNotifier(item.smtp, item.sender, item.to, item.timeout, password))
         if item.apprise:
             notifiers.append(AppriseNotifier(item.apprise))
+        if item.alertmanager:
+            from monitor.alertmanager import AlertmanagerNotifier   # it imports the conditions, which import us
+            notifiers.append(AlertmanagerNotifier(item.alertmanager, item.timeout, item.hold, item.instance))
     return notifiers
 
 
@@ -129,6 +137,11 @@ class Dispatcher:
         if self.notifiers:
             self._queue.put(note)
 
+    def refresh(self, firing: list[Notification]) -> None:
+        """Re-post what is firing to the notifiers that forget alerts not re-sent (Alertmanager)."""
+        if any(getattr(n, "refreshes", False) for n in self.notifiers):
+            self._queue.put(list(firing))
+
     def close(self, timeout: float = 10.0) -> None:
         """Deliver what is queued (retries cut short), then stop."""
         self._stopping.set()
@@ -136,9 +149,23 @@ class Dispatcher:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        while (note := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, list):
+                self._refresh(item)
+                continue
             for notifier in self.notifiers:
-                self._deliver(notifier, note)
+                self._deliver(notifier, item)
+
+    def _refresh(self, firing: list[Notification]) -> None:
+        """One try each: the next evaluation refreshes again, well before the alerts' endsAt."""
+        for notifier in self.notifiers:
+            if not getattr(notifier, "refreshes", False) or not firing:
+                continue
+            try:
+                notifier.send_all(firing)
+            except Exception as exc:  # noqa: BLE001 - a notifier must never stop the daemon
+                log.warning("%s: refreshing %d firing alert(s) failed: %s", notifier.name, len(firing), exc)
+                self.on_result(notifier.name, False)
 
     def _deliver(self, notifier, note: Notification) -> None:
         delay = self.backoff

@@ -14,6 +14,7 @@ from journal import Journal
 from journal.records import ScrubRecord
 from monitor import conditions
 from monitor.alerts import AlertManager
+from monitor.coverage import Coverage, smart_coverage
 from monitor.filesystems import FilesystemStat, FillTrend, stat_path
 from monitor.metrics import MonitorMetrics
 from monitor.notify import Dispatcher, build_notifiers
@@ -37,6 +38,7 @@ class Monitor:
         self._smart_lock = threading.Lock()
         self._last_poll: PollResult | None = None
         self._filesystems: list[FilesystemStat] = []
+        self._coverage: list[Coverage] = []
         self._polls = 0
         self._scheduler = None
         self._configure(config)
@@ -106,6 +108,7 @@ class Monitor:
             self.poller.prune()
             self._last_poll = result
         self.metrics.update_disks(result.reports)
+        self._refresh_coverage()
         self.alerts.evaluate("disk:", conditions.disk_conditions(result.reports, result.scan_error))
         self._export_alerts()
         return result.reports
@@ -120,6 +123,7 @@ class Monitor:
             stats.append(stat)
         self._filesystems = stats
         self.metrics.update_filesystems(stats)
+        self._refresh_coverage()
         self.alerts.evaluate("fs:", conditions.filesystem_conditions(stats, self.config.monitor.filesystems))
         self._export_alerts()
         return stats
@@ -128,10 +132,20 @@ class Monitor:
         status = self.replication_status()
         self.alerts.evaluate("target:", conditions.target_conditions(status, self.config.alerts))
         self._export_alerts()
+        self.dispatcher.refresh(self.alerts.firing_notes())
 
     def scrub_finished(self, target: str, run: ScrubRecord) -> None:
         """A scheduled scrub of ``target`` ended: damage it found fires, a clean scrub resolves it."""
         self.alerts.evaluate(f"scrub:{target}:", conditions.scrub_conditions(target, run))
+
+    def _refresh_coverage(self) -> None:
+        """Known once both a filesystem sample and a SMART poll (or SMART off) are in."""
+        enabled, poll = self.config.monitor.smart.enabled, self._last_poll
+        if enabled and poll is None:
+            return
+        self._coverage = smart_coverage(self._filesystems, poll.reports if poll else [],
+                                        poll.scan_error if poll else None, enabled)
+        self.metrics.update_coverage(self._coverage)
 
     def _export_alerts(self) -> None:
         self.metrics.update_alerts(self.alerts.firing())
@@ -147,6 +161,9 @@ class Monitor:
 
     def firing_alerts(self) -> list[dict]:
         return [record.to_json() for record in self.alerts.firing()]
+
+    def coverage_summary(self) -> list[dict]:
+        return [item.to_json() for item in self._coverage]
 
     def watch_problems(self) -> list[str]:
         """Why a watched folder cannot safely take uploads now; empty when it can (for /readyz)."""

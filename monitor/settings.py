@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from common.configtypes import Duration, Section
+from common.configtypes import Duration, Secret, Section
 
 PREDICTIVE_ATA_ATTRIBUTES = [5, 187, 188, 197, 198, 10, 184, 196, 201]
 """Raw > 0 predicts failure (Backblaze's and Scrutiny's findings)."""
@@ -72,8 +72,16 @@ class MonitorConfig(Section):
 class Notifier(Section):
     webhook: str | None = None
     apprise: str | None = None
-    smtp: str | None = Field(default=None, description="smtp://[user:password@]host[:port], smtps://… for TLS, "
+    smtp: str | None = Field(default=None, description="smtp://[user@]host[:port], smtps://… for TLS, "
                              "?starttls=1 to upgrade")
+    alertmanager: str | None = Field(default=None, description="an Alertmanager's base URL, e.g. "
+                                     "http://127.0.0.1:9093: alerts are posted to its /api/v2/alerts")
+    instance: str | None = Field(default=None, description="the instance label sent to Alertmanager "
+                                 "(default: the hostname); match your scrape target's to inhibit by JagaDown")
+    hold: Duration = Field(default=3600.0, description="a firing alert stays firing in Alertmanager this long "
+                           "after jaga last re-posted it (if jaga dies, it is not resolved sooner)")
+    password: Secret | None = Field(default=None, description="the SMTP user's password: inline, {file: PATH} "
+                                    "or {env: VARIABLE} (rather than in the smtp URL)")
     to: list[str] = Field(default_factory=list, description="e-mail recipients (smtp)")
     sender: str = Field(default="jaga@localhost", description="e-mail From (smtp)")
     timeout: Duration = 10.0

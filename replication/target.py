@@ -18,12 +18,33 @@ META_DIR = b".jaga"            # manifest and previous versions live here, besid
 TEMP_PREFIX = b".jaga-tmp-"    # temporary names: short, so 255-byte names still fit beside them
 
 
-class TargetDown(Exception):
+class TargetFailure(Exception):
+    """What went wrong, kept apart from which file it happened to.
+
+    The message names the operation and the error, never an upload's path: it becomes a target's
+    down reason, which the status page and /readyz show to whoever asks, and upload file names often
+    hold a citizen's ID number and name. The key goes in ``path``; logs and the journal add it
+    (``describe``)."""
+
+    def __init__(self, message: str, path: bytes | None = None):
+        super().__init__(message)
+        self.path = path
+
+    def describe(self) -> str:
+        """The message with the file it concerns, for the log and the journal only."""
+        return f"{self} [{display_key(self.path)}]" if self.path else str(self)
+
+
+class TargetDown(TargetFailure):
     """The target cannot be used now: unreachable, unmounted, wrong marker. Nothing was written."""
 
 
-class TargetError(Exception):
+class TargetError(TargetFailure):
     """One operation failed (no space, I/O error, permission); the target may still be up."""
+
+
+def display_key(key: bytes) -> str:
+    return key.decode("utf-8", "backslashreplace")
 
 
 class UnsafeKey(ValueError):

@@ -262,8 +262,8 @@ class TargetReplicator:
             self.metrics.bytes_replicated.labels(target=self.name).inc(job.size)
             self.metrics.latency.labels(target=self.name).observe(max(0.0, now - job.completed_at))
             log.debug("target %s: verified %s v%d", self.name, job.display_path, job.number)
-        elif outcome.state == DOWN:
-            pass
+        elif outcome.state == DOWN:   # the file's name goes to the log; the down reason never holds it
+            log.info("target %s: copy of %s interrupted: %s", self.name, job.display_path, outcome.error)
         elif outcome.state == CHANGED:
             log.info("target %s: %s %s; observing it again", self.name, job.display_path, outcome.error)
             self._on_changed(job.watch, job.path)

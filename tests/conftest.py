@@ -4,6 +4,7 @@ import shutil
 import pytest
 
 from tests.harness import Deployment
+from tests.skip_policy import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401 (hooks)
 
 
 @pytest.fixture

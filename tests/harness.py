@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -18,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.servers.polling import free_port, wait_until  # noqa: F401 (free_port is part of the harness)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+RECORDINGS = REPO / "tests" / "fixtures" / "smartctl"  # vendored, byte for byte (see its README)
 
 
 def wait_for(condition, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"):
@@ -69,6 +70,8 @@ class Deployment:
             self.doc[key] = value
         self.write_config()
         self.process: subprocess.Popen | None = None
+        self.tls: ssl.SSLContext | None = None     # set when the listener serves HTTPS (metrics.web_config)
+        self.authorization: str | None = None      # an Authorization header for it
 
     def write_config(self) -> None:
         self.config_path.write_text(yaml.safe_dump(self.doc, sort_keys=False))
@@ -80,13 +83,19 @@ class Deployment:
 
     # -- the daemon ---------------------------------------------------------------------------
 
-    def start(self, wrapper: list[str] | None = None, env: dict | None = None) -> "Deployment":
+    def start(self, wrapper: list[str] | None = None, env: dict | None = None, ready=None) -> "Deployment":
+        """Start the daemon and wait until ``ready()`` (default: its /healthz answers 200)."""
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen((wrapper or []) + jaga_command("-c", str(self.config_path), "run"),
                                         stdout=log, stderr=log, cwd=self.base,
                                         env={**os.environ, **(env or {})})
         log.close()
-        wait_for(self._healthy, 30, message=f"daemon health endpoint (log: {self.log_tail()})")
+        try:
+            wait_for(ready or self._healthy, 30, message="the daemon to start")
+        except AssertionError as exc:
+            if not str(exc).startswith("timed out"):
+                raise  # it exited, and said so with its log
+            raise AssertionError(f"{exc}; its log:\n{self.log_tail()}") from None
         return self
 
     def _healthy(self) -> bool:
@@ -121,11 +130,19 @@ class Deployment:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def logged(self, *parts: str) -> bool:
+        """Some log line holds every one of ``parts``."""
+        return any(all(part in line for part in parts) for line in self.log_text().splitlines())
+
     # -- looking in ---------------------------------------------------------------------------
 
-    def http(self, path: str) -> tuple[int, bytes]:
+    def http(self, path: str, authorization: str | None = None) -> tuple[int, bytes]:
+        scheme = "https" if self.tls else "http"
+        authorization = authorization or self.authorization
+        request = urllib.request.Request(f"{scheme}://127.0.0.1:{self.port}{path}",
+                                         headers={"Authorization": authorization} if authorization else {})
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5, context=self.tls) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()

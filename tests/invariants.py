@@ -6,9 +6,8 @@ import fnmatch
 import os
 from pathlib import Path
 
+from jaga.config import DEFAULT_IGNORE  # the daemon's own list: a new default pattern applies here too
 from tests.harness import sha256_file, temporaries
-
-DEFAULT_IGNORE = ("*.part", "*.tmp", ".*")
 
 
 def source_files(uploads: Path, ignore=DEFAULT_IGNORE) -> dict[bytes, Path]:
@@ -33,7 +32,7 @@ def assert_all_replicated(deployment, replica_roots: dict[str, Path] | None = No
     """Every source file has a verified, byte-identical replica on every target; no replica is marked
     verified whose bytes differ; no temporary file is left behind."""
     replica_roots = replica_roots or {"secondary": deployment.replica}
-    sources = source_files(deployment.uploads)
+    sources = source_files(deployment.uploads, deployment.doc["watch"][0].get("ignore", DEFAULT_IGNORE))
     for target, root in replica_roots.items():
         data = root / deployment.watch_name
         for rel, path in sources.items():

@@ -6,8 +6,10 @@ import time
 
 import pytest
 
-from tests.harness import wait_for, write_file
+from replication.target import ManifestEntry
+from tests.harness import sha256_file, temporaries, wait_for, write_file
 from tests.invariants import assert_all_replicated
+from tests.shims import read_gate
 
 
 def skip_reasons(deployment) -> dict[bytes, str]:
@@ -22,12 +24,14 @@ def test_a_symlink_out_of_the_tree_is_not_followed_and_recorded_as_skipped(deplo
     os.symlink(secret.parent, deployment.uploads / "linkdir")
     write_file(deployment.uploads / "after.pdf", b"still flowing")
     wait_for(lambda: deployment.is_verified(b"after.pdf"), message="a normal file after the symlink")
-    wait_for(lambda: skip_reasons(deployment).get(b"link.pdf") == "symlink", message="symlink skipped")
-    assert skip_reasons(deployment).get(b"linkdir") == "symlink"
+    wait_for(lambda: skip_reasons(deployment) == {b"link.pdf": "symlink", b"linkdir": "symlink"},
+             message="both symlinks skipped")
     assert not (deployment.replica_data / "link.pdf").exists()
     assert not (deployment.replica_data / "linkdir").exists()
-    assert deployment.metric("jaga_files_skipped_total", watch="uploads", reason="symlink") >= 1
-    assert "link.pdf" in deployment.log_text() and "not followed" in deployment.log_text()
+    # the log line and the counter follow the journal's commit
+    wait_for(lambda: deployment.metric("jaga_files_skipped_total", watch="uploads", reason="symlink") >= 2,
+             message="both symlinks counted")
+    assert deployment.logged("link.pdf", "not followed") and deployment.logged("linkdir", "not followed")
 
 
 def test_a_symlink_loop_is_skipped(deployment):
@@ -95,14 +99,35 @@ def test_a_file_rewritten_during_the_copy_is_observed_again_not_verified(deploym
     assert_all_replicated(deployment)
 
 
-def test_a_file_truncated_during_the_copy_is_not_verified(deployment):
-    deployment.start()
+def test_a_file_truncated_during_the_copy_is_not_verified(deployment, tmp_path):
+    """The copy is held inside its second read() of the file (the first MiB is already in a temporary
+    on the target) while the file is truncated; then it goes on and reads the short file."""
     path = deployment.uploads / "t.bin"
+    gate = read_gate(tmp_path, path)
+    if gate is None:
+        pytest.skip("no C compiler to build the read gate (.ci/run installs gcc and libc6-dev)")
+    deployment.start(env=gate.environ())
     write_file(path, os.urandom(20_000_000))
+    wait_for(gate.paused, timeout=30, message="the copy of t.bin paused after its first chunk")
+    assert temporaries(deployment.replica) != [], "the copy is in flight: its temporary is on the target"
+    assert not deployment.is_verified(b"t.bin")
     with open(path, "r+b") as handle:
         handle.truncate(1000)
-    wait_for(lambda: deployment.is_verified(b"t.bin") and os.path.getsize(
-        deployment.replica_data / "t.bin") == 1000, timeout=30, message="truncated version verified")
+    gate.release()
+
+    wait_for(lambda: deployment.journal_rows("SELECT current_version FROM files") == [(2,)]
+             and deployment.is_verified(b"t.bin"), timeout=30, message="the truncated version verified")
+    assert (deployment.replica_data / "t.bin").read_bytes() == path.read_bytes()
+    manifest = [ManifestEntry.from_json(line) for line in
+                (deployment.replica / ".jaga" / "manifest.jsonl").read_text().splitlines()]
+    assert [(e.key, e.version, e.size, e.sha256) for e in manifest] == [
+        (b"uploads/t.bin", 2, 1000, sha256_file(path))], "only the whole, final bytes are on record for restore"
+    assert not (deployment.replica / ".jaga" / "versions" / "uploads" / "t.bin").exists(), "no torn v1 kept"
+    states = deployment.journal_rows("SELECT v.number, v.size, r.state FROM replicas r JOIN versions v "
+                                     "ON v.id = r.version_id ORDER BY v.number")
+    assert states[0][:2] == (1, 20_000_000) and states[0][2] != "verified", states
+    assert states[1] == (2, 1000, "verified"), states
+    assert deployment.logged("t.bin", "during the copy", "observing it again"), deployment.log_tail()
     assert_all_replicated(deployment)
 
 
@@ -137,11 +162,11 @@ def test_an_empty_file_is_replicated(deployment):
 
 
 def test_a_file_still_being_appended_to_is_not_replicated_before_it_settles(deployment):
-    deployment.doc["ingest"]["settle"] = "1s"
+    deployment.doc["ingest"]["settle"] = "2s"  # 8 times the gap between appends: a slow machine stays inside it
     deployment.write_config()
     deployment.start()
     with open(deployment.uploads / "growing.log.pdf", "wb") as handle:
-        for _ in range(12):  # 3 s of appends, each well inside the settle window
+        for _ in range(12):  # 3 s of appends, longer than the settle window, each well inside it
             handle.write(b"more\n")
             handle.flush()
             time.sleep(0.25)
@@ -201,10 +226,8 @@ def test_a_folder_inotify_cannot_watch_is_found_by_rescans(deployment):
     deployment.start(wrapper=["unshare", "--user", "--map-root-user", "sh", "-c",
                               'echo 3 > /proc/sys/user/max_inotify_watches && exec "$@"', "sh"])
     write_file(deployment.uploads / "new-folder" / "inside.pdf", b"written where no watch could be added")
-    wait_for(lambda: "could not watch" in deployment.log_text(), message="the failed watch noticed")
-    assert deployment.metric("jaga_watch_failures_total") == 1
-    warning = next(line for line in deployment.log_text().splitlines() if "could not watch" in line)
-    assert "ENOSPC" in warning and "max_user_watches is 3" in warning and "jaga holds 3" in warning, warning
+    wait_for(lambda: deployment.metric("jaga_watch_failures_total") == 1, message="the failed watch counted")
+    assert deployment.logged("could not watch", "new-folder", "ENOSPC", "max_user_watches is 3", "jaga holds 3")
     write_file(deployment.uploads / "new-folder" / "later.pdf", b"no event will ever say this exists")
     wait_for(lambda: deployment.is_verified(b"new-folder/later.pdf"), timeout=30,
              message="a file in the unwatched folder found by a rescan")
@@ -235,7 +258,8 @@ def test_an_inotify_queue_overflow_triggers_a_rescan_and_loses_nothing(deploymen
             handle.write(saved)
     for i in range(400):
         write_file(deployment.uploads / f"flood-{i:03}.pdf", b"%d" % i)
-    wait_for(lambda: "events were lost" in deployment.log_text(), message="the overflow noticed")
-    assert deployment.metric("jaga_reconcile_scans_total", reason="events_lost") >= 1
+    wait_for(lambda: (deployment.metric("jaga_reconcile_scans_total", reason="events_lost") or 0) >= 1,
+             message="a rescan for the lost events")
+    assert deployment.logged("events were lost")  # logged before it is counted
     wait_for(lambda: deployment.verified_count() == 400, timeout=60, message="every file despite the overflow")
     assert_all_replicated(deployment)

@@ -14,7 +14,7 @@ import pytest
 from jaga.cli import build_parser
 from jaga.commands import UsageError
 from jaga.commands.dates import parse_moment
-from tests.harness import jaga_command, write_file
+from tests.harness import jaga_command, wait_for, write_file
 
 VERB_ARGS = {"run": [], "sync": [], "status": [], "check-config": [], "init-target": ["secondary"],
              "disks": [], "verify": [], "restore": ["--from", "secondary", "--to", "restored"], "report": []}
@@ -50,6 +50,27 @@ def test_every_verb_has_a_description_and_every_option_a_help_line(verb):
     for action in sub._actions:
         name = action.option_strings or action.dest
         assert action.help and action.help != argparse.SUPPRESS, f"{verb} {name} has no help"
+
+
+@pytest.mark.parametrize("verb", VERB_ARGS)
+def test_every_verbs_help_says_what_it_does_each_option_and_the_exit_statuses(verb, capsys):
+    """What `jaga VERB --help` prints, walked for every verb."""
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args([verb, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    description = text.split("\n\n")[1]
+    assert len(description.split()) >= 8, f"{verb}: {description!r}"
+    statuses = text.split("exit status:\n")[1]
+    codes = [line.split()[0] for line in statuses.splitlines() if line.strip()]
+    assert codes[-1] == "2" and "0" in codes and codes == sorted(codes), statuses
+    for action in subcommands(build_parser())[verb]._actions:
+        for option in action.option_strings:
+            assert option in text
+    if verb in ("report", "restore"):
+        for form in ("today", "yesterday", "2026-12-01", "01/12/2026 (day first)", "2026-12-01T08:00",
+                     "local time", "time zone", "$TZ", "+07:00"):
+            assert form in " ".join(text.split()), (verb, form)
 
 
 @pytest.mark.parametrize("order", ["before", "after"])
@@ -98,7 +119,16 @@ def report_files(deployment, *args: str) -> int:
     return json.loads(result.stdout)["total"]["files"]
 
 
+def away_from_midnight(margin: float = 120.0) -> None:
+    """"Today" must stay one day for the whole test: near local midnight, wait until it has passed."""
+    def seconds_left() -> float:
+        now = datetime.now()
+        return (datetime.combine(now.date() + timedelta(days=1), datetime.min.time()) - now).total_seconds()
+    wait_for(lambda: seconds_left() > margin, timeout=margin + 10, interval=1, message="local midnight to pass")
+
+
 def test_report_reads_the_dates_people_type(deployment):
+    away_from_midnight()
     write_file(deployment.uploads / "a.pdf", b"a")
     assert deployment.cli("sync").returncode == 0
     today = date.today()
@@ -125,6 +155,7 @@ def test_report_refuses_what_is_not_a_date_in_one_line(deployment, text):
 
 
 def test_restore_at_reads_the_same_dates(deployment, tmp_path):
+    away_from_midnight()
     write_file(deployment.uploads / "a.pdf", b"a")
     assert deployment.cli("sync").returncode == 0
     tomorrow = dmy(date.today() + timedelta(days=1))

@@ -2,8 +2,10 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -22,10 +24,13 @@ def test_a_closed_file_is_replicated_verified_and_counted(deployment):
     assert replica.read_bytes() == data
     (sha,) = deployment.journal_rows("SELECT sha256 FROM versions")[0]
     assert sha == sha256_file(replica)
-    assert deployment.metric("jaga_files_ingested_total", watch="uploads") == 1
-    assert deployment.metric("jaga_bytes_ingested_total", watch="uploads") == len(data)
-    assert deployment.metric("jaga_replicas_verified_total", target="secondary") == 1
-    assert deployment.metric("jaga_target_up", target="secondary") == 1
+    # counters move just after the journal commits what they count: wait for them (they never go back)
+    def counted():
+        return (deployment.metric("jaga_files_ingested_total", watch="uploads"),
+                deployment.metric("jaga_bytes_ingested_total", watch="uploads"),
+                deployment.metric("jaga_replicas_verified_total", target="secondary"),
+                deployment.metric("jaga_target_up", target="secondary"))
+    wait_for(lambda: counted() == (1, len(data), 1, 1), message="ingested, bytes, verified and up counted")
     status = deployment.status()
     assert status["files"] == 1 and status["bytes"] == len(data)
     assert status["targets"]["secondary"] == {**status["targets"]["secondary"], "verified": 1, "pending": 0,
@@ -140,21 +145,53 @@ def test_metrics_pass_promtool_check(deployment):
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
 
 
+def private_network() -> list[str]:
+    """A wrapper running the daemon in a network namespace of its own (loopback up), so the default port
+    9108 is free there whatever else runs on this machine (other checkouts run this test too)."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("unshare (util-linux) and ip (iproute2) are needed for a private network namespace")
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    wrapper = ["unshare", *user, "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+    if subprocess.run([*wrapper, "true"], capture_output=True).returncode != 0:
+        pytest.skip("network namespaces are not available here (root, or user namespaces, needed)")
+    return wrapper
+
+
+def listening_sockets(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of every TCP socket ``pid`` listens on, read in its own network namespace
+    (psutil reads the caller's /proc/net/tcp and would find none)."""
+    import ipaddress
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue  # closed meanwhile
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    found = []
+    for table in ("tcp", "tcp6"):
+        for line in open(f"/proc/{pid}/net/{table}").read().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                address, port = fields[1].split(":")
+                raw = bytes.fromhex(address)
+                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # host-order words
+                found.append((str(ipaddress.ip_address(raw)), int(port, 16)))
+    return found
+
+
 def test_with_no_metrics_section_the_daemon_listens_on_loopback_only(deployment):
     """Safe by default: the real socket, not just the config default."""
-    import socket
+    def listening():
+        if deployment.process.poll() is not None:
+            raise AssertionError(f"daemon exited: {deployment.log_tail()}")
+        return listening_sockets(deployment.process.pid)
 
-    import psutil
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", 9108)) == 0:
-            pytest.skip("port 9108 is taken on this machine")
     del deployment.doc["metrics"]
     deployment.write_config()
-    deployment.port = 9108
-    deployment.start()
-    listening = [c.laddr for c in psutil.Process(deployment.process.pid).net_connections("tcp")
-                 if c.status == psutil.CONN_LISTEN]
-    assert [(a.ip, a.port) for a in listening] == [("127.0.0.1", 9108)]
+    deployment.start(wrapper=private_network(), ready=lambda: deployment.logged("jaga started") and listening())
+    assert listening() == [("127.0.0.1", 9108)]
 
 
 def test_the_daemon_runs_on_a_postgresql_journal(tmp_path, postgres):
@@ -183,22 +220,31 @@ def test_a_file_moved_in_from_outside_the_tree_is_complete_at_once(deployment, t
     wait_for(lambda: deployment.is_verified(b"inbox/moved.pdf"), message="moved-in file verified")
 
 
-def test_a_fresh_checkout_without_var_starts(tmp_path):
-    """`make run` on a new clone: neither var/ (the journal's folder) nor var/uploads exist yet."""
+def test_a_fresh_checkout_without_var_starts_with_make_run(tmp_path):
+    """`make run` on a new clone: neither var/ (the journal's folder) nor var/uploads exist yet. The
+    Makefile creates ./var/uploads for the repo's default config; jaga alone refuses a missing watch
+    folder (a typo in a real config must not become an empty folder reported safe)."""
     import subprocess
+    import sys
     from tests.harness import REPO, free_port, jaga_command
     config = tmp_path / "config.yaml"
     port = free_port()
     config.write_text((REPO / "config.yaml").read_text().replace("127.0.0.1:9108", f"127.0.0.1:{port}")
                       .replace("    smartctl: smartctl\n", "    enabled: false\n"))
-    daemon = subprocess.Popen(jaga_command("-c", str(config), "run"), stderr=subprocess.PIPE)
+    alone = subprocess.run(jaga_command("-c", str(config), "run"), capture_output=True, text=True, timeout=60)
+    assert alone.returncode == 2 and "watch folder" in alone.stderr and not (tmp_path / "var" / "uploads").exists()
+
+    venv = Path(sys.executable).parent.parent
+    daemon = subprocess.Popen(["make", "--no-print-directory", "-f", str(REPO / "Makefile"), "-C", str(tmp_path),
+                               "-o", f"{venv}/.installed", f"VENV={venv}", "run"],
+                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for(lambda: (tmp_path / "var" / "uploads").is_dir() or daemon.poll() is not None,
-                 message="the daemon creating var/uploads")
+        wait_for(lambda: (tmp_path / "var" / "replica" / ".jaga-target").exists() or daemon.poll() is not None,
+                 30, message="make run starting the daemon")
         assert daemon.poll() is None, daemon.stderr.read().decode()
         write_file(tmp_path / "var" / "uploads" / "first.pdf", b"the first proposal")
         wait_for(lambda: (tmp_path / "var" / "replica" / "uploads" / "first.pdf").exists(),
                  message="replicated under ./var/replica")
     finally:
-        daemon.terminate()
-        assert daemon.wait(10) == 0
+        os.killpg(daemon.pid, signal.SIGTERM)
+        daemon.wait(10)

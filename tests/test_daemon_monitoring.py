@@ -1,14 +1,12 @@
 """The running daemon watches the disks: a failing drive shows in status, on the page and at the webhook."""
 
 import json
+import shutil
 
-from tests.harness import REPO, SHARED, wait_for, write_file
+from tests.harness import RECORDINGS, REPO, wait_for, write_file
 from tests.monitor.helpers import WebhookSink
 
-import pytest
-
-FAILING = SHARED / "fixtures" / "smartctl" / "ata-seagate-barracuda-st3160815as-failed"
-pytestmark = pytest.mark.skipif(not FAILING.exists(), reason="shared/fixtures/smartctl is not beside the repo")
+FAILING = RECORDINGS / "ata-seagate-barracuda-st3160815as-failed"
 
 
 def test_a_failing_disk_alerts_on_call_staff_and_shows_everywhere(deployment):
@@ -53,3 +51,29 @@ def test_jaga_disks_reads_the_recording_with_the_cli(deployment):
     assert result.returncode == 1
     (disk,) = json.loads(result.stdout)["disks"]
     assert disk["health"] == "failing" and disk["model"] == "ST3160815AS"
+
+
+@pytest.mark.skipif(shutil.which("smartctl") is None, reason="smartctl is not installed (.ci/run installs it)")
+def test_a_vm_without_smart_disks_says_so_on_the_metric_the_api_and_the_page(deployment):
+    """The real smartctl on this machine: its scan lists no disk, and nobody must believe the disk
+    under the uploads is watched."""
+    from monitor.coverage import describe_disk
+    from monitor.filesystems import disks_of, mount_of
+    deployment.doc["monitor"] = {"smart": {"enabled": True, "smartctl": "smartctl", "selftests": {"enabled": False}}}
+    deployment.write_config()
+    deployment.start()
+    uploads = str(deployment.uploads)
+    device = mount_of(deployment.uploads).device
+    [disk] = disks_of(device) if device.startswith("/dev/") else [""]
+    reason = "virtual_disk" if disk and describe_disk(disk)[1] else None
+
+    def coverage():
+        items = json.loads(deployment.http("/api/status")[1])["smart_coverage"]
+        return [c for c in items if c["label"] == "watch:uploads"]
+    [item] = wait_for(coverage, 30, message="SMART coverage known")
+    assert item["covered"] is False and item["disk"] == disk and (reason is None or item["reason"] == reason)
+    assert deployment.metric("jaga_smart_coverage", path=uploads, label="watch:uploads", disk=disk,
+                             reason=item["reason"]) == 0
+    _, page = deployment.http("/")
+    assert b"id='smart-coverage'" in page and f"data-coverage='{item['reason']}'".encode() in page
+    assert b"No SMART data yet" not in page

@@ -50,3 +50,39 @@ def test_a_file_not_yet_on_every_target_is_not_counted_safe(deployment):
     deployment.cli("sync")
     total = json.loads(deployment.cli("report", "--json").stdout)["total"]
     assert total["files"] == 2 and total["verified_everywhere"] == 1
+
+
+def test_the_spreadsheet_exports_open_in_an_indonesian_spreadsheet(deployment):
+    """An Indonesian spreadsheet splits CSV on ';' and reads it as UTF-8 only after a BOM; the .xlsx
+    carries real dates and numbers. Both are read back: openpyxl for the workbook, csv for the text."""
+    from datetime import date, datetime
+
+    from openpyxl import load_workbook
+    for i, folder in enumerate(("hibah", "bansos", "bansos")):
+        write_file(deployment.uploads / folder / f"usulan-{i}.pdf", b"x" * (10 * (i + 1)))
+    write_file(deployment.uploads / "Désa Cibodas" / "proposal.pdf", b"accent")
+    assert deployment.cli("sync").returncode == 0
+
+    result = deployment.cli("report", "--by", "folder", "--csv", "--sep", ";", "--lang", "id")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("\ufeff")
+    lines = list(csv.reader(io.StringIO(result.stdout.removeprefix("\ufeff")), delimiter=";"))
+    assert lines[0] == ["folder", "berkas", "baru", "revisi", "byte", "aman di semua target"]
+    assert ["uploads/bansos", "2", "2", "0", "50", "2"] in lines
+    assert ["uploads/Désa Cibodas", "1", "1", "0", "6", "1"] in lines
+    assert lines[-1] == ["jumlah", "4", "4", "0", "66", "4"]
+
+    book_path = deployment.base / "laporan.xlsx"
+    result = deployment.cli("report", "--xlsx", str(book_path), "--lang", "id")
+    assert result.returncode == 0, result.stderr
+    sheet = load_workbook(book_path).active
+    cells = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert sheet.title == "Berkas masuk"
+    assert cells[0] == ["tanggal", "berkas", "baru", "revisi", "byte", "aman di semua target"]
+    [day] = cells[1:-1]
+    assert isinstance(day[0], datetime) and day[0].date() == date.today() and day[1:] == [4, 4, 0, 66, 4]
+    assert sheet.cell(row=2, column=1).number_format == "DD/MM/YYYY"
+    assert cells[-1] == ["jumlah", 4, 4, 0, 66, 4] and sheet.cell(row=3, column=1).font.bold
+
+    refused = deployment.cli("report", "--sep", ";")
+    assert refused.returncode == 2 and refused.stderr.strip() == "jaga: --sep goes with --csv"

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -24,6 +25,7 @@ def chromium(tmp_path, url: str, *args: str) -> str:
 
 def test_the_page_shows_targets_intake_and_readiness_in_a_real_browser(deployment, tmp_path):
     deployment.doc["targets"].append({"name": "offsite", "type": "local", "path": "offsite"})
+    deployment.doc["alerts"] = {"evaluate_every": "1h"}   # no TargetDown during this test: the header alone
     deployment.write_config()
     deployment.start()
     for i in range(3):
@@ -42,26 +44,47 @@ def test_the_page_shows_targets_intake_and_readiness_in_a_real_browser(deploymen
     assert ".jaga-target" in offsite_row and "missing" in offsite_row  # the reason, for on-call staff
     assert "<td data-pending=\"\">1</td>" in offsite_row
     assert 'id="intake-today">4<' in dom
-    assert "All uploads are protected" in dom  # one target up is enough to protect a new upload
+    # one target up is enough to accept an upload, but the header follows the rows at once: no
+    # "All uploads are protected" while a target is shown down, even before TargetDown has fired
+    assert "No alerts firing" in dom, "targets are evaluated hourly here: no alert can have fired"
+    header = dom.split("</header>")[0]
+    assert 'data-state="attention"' in header and "Needs attention" in header
+    assert "Accepting uploads" in header and "target offsite is down" in header
+    assert "All uploads are protected" not in dom
 
     shot = tmp_path / "status.png"
     chromium(tmp_path, f"http://127.0.0.1:{deployment.port}/", f"--screenshot={shot}", "--window-size=420,900")
     assert shot.stat().st_size > 5000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_the_page_speaks_indonesian_and_turns_red_when_uploads_are_not_safe(deployment, tmp_path):
-    deployment.doc["ui"] = {"language": "id"}
+def test_the_page_speaks_indonesian_to_an_indonesian_browser_and_turns_red(deployment, tmp_path):
+    """ui.language is auto (the default): the browser's Accept-Language picks Indonesian, and every
+    sentence a person reads is Indonesian: the down reason, the alert's title and summary, its date."""
+    from jaga.web.i18n import MONTHS
+    deployment.doc["alerts"] = {"evaluate_every": "500ms"}
     deployment.write_config()
     deployment.start()
     write_file(deployment.uploads / "a.pdf", b"a")
     wait_for(lambda: deployment.is_verified(b"a.pdf"), message="verified")
     (deployment.replica / ".jaga-target").unlink()
     wait_for(lambda: deployment.http("/readyz")[0] == 503, message="not ready without a target")
+    wait_for(lambda: deployment.metric("jaga_alerts_firing", alertname="TargetDown", severity="critical"),
+             message="TargetDown firing")
 
-    dom = chromium(tmp_path, f"http://127.0.0.1:{deployment.port}/", "--dump-dom")
-    assert 'data-state="attention"' in dom
+    url = f"http://127.0.0.1:{deployment.port}/"
+    dom = chromium(tmp_path, url, "--accept-lang=id-ID,id", "--dump-dom")
+    assert '<html lang="id">' in dom and 'data-state="attention"' in dom
     assert "Perlu perhatian" in dom and "Belum siap menerima unggahan" in dom
     assert "Target replika" in dom and "mati" in dom
+    assert "penanda .jaga-target tidak ada di akar target: apakah disknya terpasang?" in dom
+    assert "Target replika mati" in dom and "target replika secondary mati; 0 berkas menunggu" in dom
+    assert f"sejak {time.localtime().tm_mday:02d} {MONTHS['id'][time.localtime().tm_mon - 1]} " in dom
+    assert "kritis" in dom
+    for english in ("missing at the target root", "is down", "files wait", "since ", ">critical<", "Pending"):
+        assert english not in dom, dom[max(0, dom.find(english) - 400):dom.find(english) + 100]
     shot = tmp_path / "status-id.png"
-    chromium(tmp_path, f"http://127.0.0.1:{deployment.port}/", f"--screenshot={shot}", "--window-size=1200,900")
+    chromium(tmp_path, url, "--accept-lang=id-ID,id", f"--screenshot={shot}", "--window-size=1200,900")
     assert shot.stat().st_size > 5000
+
+    english = chromium(tmp_path, url, "--accept-lang=en-US,en", "--dump-dom")
+    assert '<html lang="en">' in english and "Needs attention" in english

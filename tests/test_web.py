@@ -27,6 +27,7 @@ class Status:
         "up": True, "down_reason": None, "pending": 0, "oldest_pending_seconds": 0.0, "consecutive_errors": 0}})
     watch: list = field(default_factory=list)
     scrubs: dict = field(default_factory=dict)
+    coverage: list = field(default_factory=list)
 
     def heartbeat_age(self): return self.age
     def journal_problem(self): return self.problem
@@ -35,6 +36,7 @@ class Status:
     def firing_alerts(self): return []
     def disk_summary(self): return []
     def filesystem_summary(self): return []
+    def coverage_summary(self): return self.coverage
     def intake_summary(self): return (3, 3), (7, 6)
     def last_scrub(self, target): return self.scrubs.get(target)
 

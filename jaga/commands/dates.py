@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from jaga.commands import UsageError
 
 FORMS = "today, yesterday, 2026-12-01, 01/12/2026 (day first) or a time such as 2026-12-01T08:00"
-HELP = FORMS + " (local time unless it has an offset)"
+HELP = FORMS + "; local time (the machine's time zone, or $TZ) unless it has an offset such as +07:00"
 DAY_FIRST = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 
 

@@ -4,12 +4,13 @@ and receives nothing.
 
 from __future__ import annotations
 
-from jaga.commands import OK, add_command
+from jaga.commands import OK, PROBLEMS, add_command
 
 
 def register(subparsers, common) -> None:
     parser = add_command(subparsers, common, "init-target", run,
-                         "write the marker that proves a target root is the target", __doc__)
+                         "write the marker that proves a target root is the target", __doc__,
+                         {OK: "the marker is written and recorded", PROBLEMS: "the journal could not record it"})
     parser.add_argument("name", help="the target's name in the config")
     parser.add_argument("--force", action="store_true", help="replace an existing marker (a new disk)")
 

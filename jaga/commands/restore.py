@@ -17,12 +17,17 @@ log = logging.getLogger("jaga.restore")
 
 def register(subparsers, common) -> None:
     parser = add_command(subparsers, common, "restore", run,
-                         "rebuild the upload tree from a replica", __doc__)
-    parser.add_argument("--from", dest="source", metavar="NAME", required=True, help="target name")
-    parser.add_argument("--to", dest="dest", metavar="DIR", required=True, help="folder to restore into")
+                         "rebuild the upload tree from a replica", __doc__,
+                         {OK: "every file is restored (or already in place)",
+                          PROBLEMS: "a file was refused or failed, or the target is unavailable or has no marker"})
+    parser.add_argument("--from", dest="source", metavar="NAME", required=True,
+                        help="the target to restore from, by its name in the config")
+    parser.add_argument("--to", dest="dest", metavar="DIR", required=True,
+                        help="folder to restore into (created if missing; files already there and right are kept)")
     parser.add_argument("--at", metavar="TIME",
                         help=f"restore the versions current at this time (a day means its midnight): {HELP}")
-    parser.add_argument("--path", dest="prefix", help="only paths under this prefix")
+    parser.add_argument("--path", dest="prefix", metavar="PREFIX",
+                        help="only files under this folder, relative to the watched folder, e.g. hibah/2026")
 
 
 def run(config, args) -> int:

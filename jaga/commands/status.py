@@ -10,7 +10,8 @@ from jaga.commands import OK, PROBLEMS, add_command
 
 
 def register(subparsers, common) -> None:
-    parser = add_command(subparsers, common, "status", run, "files, bytes and per-target state", __doc__)
+    parser = add_command(subparsers, common, "status", run, "files, bytes and per-target state", __doc__,
+                         {OK: "every target is up and no copy failed", PROBLEMS: "a target is down or has failed copies"})
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
@@ -54,6 +55,8 @@ def render_status(doc: dict, console=None) -> None:
         for d in doc["disks"]:
             disks.add_row(d["device"], d["model"] or "", d["health"], "; ".join(d["reasons"] or []))
         console.print(disks)
+    elif doc.get("live_note"):
+        console.print(f"disks: {doc['live_note']}")
     elif doc["daemon"] != "running":
         console.print("disks: the daemon is not running (`jaga disks` polls them now)")
     for alert in doc["alerts"]:

@@ -10,12 +10,17 @@ from jaga.commands.status import show_status
 
 def register(subparsers, common) -> None:
     parser = add_command(subparsers, common, "sync", run,
-                         "one pass: reconcile, replicate and verify everything pending", __doc__)
-    parser.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds")
+                         "one pass: reconcile, replicate and verify everything pending", __doc__,
+                         {OK: "everything is verified on every target",
+                          PROBLEMS: "something is still pending or failed (a target down, copies failing)"})
+    parser.add_argument("--timeout", type=float, default=3600.0, metavar="SECONDS",
+                        help="give up waiting for files to settle and copies to finish after this long (default 3600)")
 
 
 def run(config, args) -> int:
     from jaga.daemon import Daemon
+    from jaga.preflight import refuse_unusable
+    refuse_unusable(config)
     daemon = Daemon(config)
     try:
         all_verified = daemon.sync_once(args.timeout)

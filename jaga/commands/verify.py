@@ -18,10 +18,11 @@ log = logging.getLogger("jaga.verify")
 
 
 def register(subparsers, common) -> None:
-    parser = add_command(subparsers, common, "verify", run, "re-read replicas and compare hashes", __doc__)
+    parser = add_command(subparsers, common, "verify", run, "re-read replicas and compare hashes", __doc__,
+                         {OK: "every replica checked matches", PROBLEMS: "missing, corrupt or unexpected files, or a target down"})
     parser.add_argument("--target", metavar="NAME", help="only this target (default: all)")
     parser.add_argument("--sample", metavar="F", type=float, default=1.0,
-                        help="fraction of files to check (0-1]")
+                        help="check this fraction of the files, picked at random: 0 < F <= 1 (default 1, all)")
     parser.add_argument("--repair", action="store_true",
                         help="rewrite missing or corrupt replicas from the primary or another target")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")

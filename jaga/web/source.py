@@ -34,6 +34,9 @@ class StatusSource(Protocol):
 
     def filesystem_summary(self) -> list[dict]: ...
 
+    def coverage_summary(self) -> list[dict]:
+        """Per folder and disk: does SMART watch it, and why not (monitor.coverage); empty until known."""
+
     def intake_summary(self) -> tuple[tuple[int, int], tuple[int, int]]:
         """(files, safe on every target) for today and for the last 7 days."""
 

@@ -77,9 +77,9 @@ class LocalTarget(Target):
             with self._lock:
                 self._unsynced_folders.add(folder)
         except OSError as exc:
-            raise TargetError(f"writing {_show(key)}: {_describe(exc)}") from exc
+            raise TargetError(f"writing a replica: {_describe(exc)}", path=key) from exc
         except ReadBackMismatch as exc:
-            raise TargetError(f"writing {_show(key)}: {exc}") from exc
+            raise TargetError(f"writing a replica: {exc}", path=key) from exc
         return True  # read back from the disk and found identical (see readback.py)
 
     def flush(self) -> None:
@@ -161,7 +161,7 @@ class LocalTarget(Target):
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None  # no file there (a folder of the same name is moved aside by put)
         except OSError as exc:
-            raise TargetError(f"reading back {_show(key)}: {_describe(exc)}") from exc
+            raise TargetError(f"reading back a replica: {_describe(exc)}", path=key) from exc
         return digest.hexdigest()
 
     def open_read(self, key: bytes) -> Iterator[bytes]:

@@ -1,4 +1,4 @@
-"""Building the boto3 client (credentials from the environment, a profile or a file) and turning
+"""Building the boto3 client (credentials from the config's keys, the environment, a profile or a file) and turning
 botocore's errors into TargetDown / TargetError. Credentials are read by botocore, never by jaga,
 and never appear in a message or a log line.
 """
@@ -32,7 +32,10 @@ def make_client(config: S3TargetConfig):
         core = botocore.session.Session(profile=config.profile)
         if config.credentials_file is not None:
             core.set_config_variable("credentials_file", str(config.credentials_file))
-        session = boto3.session.Session(botocore_session=core, region_name=config.region)
+        keys = {} if config.access_key_id is None else {
+            "aws_access_key_id": config.access_key_id.get_secret_value(),
+            "aws_secret_access_key": config.secret_access_key.get_secret_value()}
+        session = boto3.session.Session(botocore_session=core, region_name=config.region, **keys)
         return session.client("s3", endpoint_url=config.endpoint_url, config=client_config(config))
     except ProfileNotFound as exc:
         raise TargetDown(f"target {config.name}: {exc}") from None
@@ -58,24 +61,41 @@ def is_missing(exc: ClientError) -> bool:
 
 
 @contextmanager
-def translate(what: str, where: str) -> Iterator[None]:
-    """botocore errors → TargetDown (unreachable, no credentials, no bucket) or TargetError."""
+def translate(what: str, where: str, path: bytes | None = None) -> Iterator[None]:
+    """botocore errors → TargetDown (unreachable, no credentials, no bucket) or TargetError.
+
+    botocore's connection errors quote the request URL, which holds the object key (the upload's
+    path): only their kind goes into the message; ``path`` travels apart (TargetFailure)."""
     try:
         yield
     except (TargetDown, TargetError, FileNotFoundError, ValueError):
         raise
     except (BotoConnectionError, HTTPClientError) as exc:
-        raise TargetDown(f"{what}: {where} unreachable: {exc}") from None
+        raise TargetDown(f"{what}: {where} unreachable ({_kind(exc)})", path=path) from None
     except (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError) as exc:
         raise TargetDown(f"{what}: no usable credentials for {where} "
                          f"(environment, profile or credentials_file): {type(exc).__name__}") from None
     except ClientError as exc:
         kind = TargetDown if error_code(exc) in DOWN_CODES else TargetError
-        raise kind(f"{what}: {where}: {exc}") from None
-    except FlexibleChecksumError as exc:
-        raise TargetError(f"{what}: the bytes read back do not match the stored checksum: {exc}") from None
+        raise kind(f"{what}: {where}: {exc}", path=path) from None
+    except FlexibleChecksumError:
+        raise TargetError(f"{what}: the bytes read back do not match the stored checksum", path=path) from None
     except BotoCoreError as exc:
-        raise TargetError(f"{what}: {where}: {exc}") from None
+        raise TargetError(f"{what}: {where}: {type(exc).__name__}", path=path) from None
+
+
+def _kind(exc: Exception) -> str:
+    """'connection refused', 'timed out', or the error's class: never its text, which quotes the URL."""
+    cause = getattr(exc, "kwargs", {}).get("error")
+    for _ in range(5):
+        if cause is None or isinstance(cause, OSError):
+            break
+        cause = cause.__context__ or getattr(cause, "reason", None)
+    if isinstance(cause, TimeoutError) or "Timeout" in type(exc).__name__:
+        return "timed out"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror.lower()
+    return type(exc).__name__
 
 
 class _DropSigning(logging.Filter):

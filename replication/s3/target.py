@@ -49,8 +49,8 @@ class S3Target(Target):
                 self._client = make_client(self.config)
             return self._client
 
-    def _ops(self, what: str):
-        return translate(what, self.where)
+    def _ops(self, what: str, key: bytes | None = None):
+        return translate(what, self.where, key)
 
     # -- marker -------------------------------------------------------------------------------
 
@@ -87,7 +87,7 @@ class S3Target(Target):
 
     def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> None:
         name = self.names.data(check_key(key))
-        with self._ops(f"writing {_show(key)}"):
+        with self._ops("writing a replica", key):
             if keep_previous_as is not None:
                 self._keep_previous(name, self.names.data(_check_version_key(keep_previous_as)))
             stream = iter(self.throttle.chunks(chunks))
@@ -108,7 +108,7 @@ class S3Target(Target):
     def checksum(self, key: bytes) -> str | None:
         """S3's own full-object SHA-256 of the stored object; servers that keep none: read back and hash."""
         name = self.names.data(check_key(key))
-        with self._ops(f"checking {_show(key)}"):
+        with self._ops("checking a replica", key):
             head = self._head(name)
             if head is None:
                 return None
@@ -125,12 +125,12 @@ class S3Target(Target):
 
     def open_read(self, key: bytes) -> Iterator[bytes]:
         name = self.names.data(check_key(key))
-        with self._ops(f"reading {_show(key)}"):
+        with self._ops("reading a replica", key):
             yield from self._get(name)
 
     def open_version(self, key: bytes, version: int) -> Iterator[bytes]:
         name = self.names.data(version_key(check_key(key), version))
-        with self._ops(f"reading version {version} of {_show(key)}"):
+        with self._ops(f"reading version {version} of a replica", key):
             yield from self._get(name)
 
     def list_keys(self) -> Iterator[bytes]:
@@ -226,7 +226,3 @@ def _check_version_key(keep_as: bytes) -> bytes:
     if not keep_as.startswith(head):
         raise TargetError(f"keep_previous_as {keep_as!r} is not in the versions area")
     return head + check_key(keep_as[len(head):])
-
-
-def _show(key: bytes) -> str:
-    return key.decode("utf-8", "backslashreplace")

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from common.configtypes import Duration, Size
+from common.configtypes import Duration, Secret, Size
 from replication.targetconfig import TargetBase
 
 
@@ -17,6 +17,8 @@ class SftpTargetConfig(TargetBase):
     port: int = Field(default=22, ge=1, le=65535)
     user: str
     key_file: Path
+    key_passphrase: Secret | None = Field(default=None, description="for an encrypted key_file: inline, "
+                                          "{file: PATH} or {env: VARIABLE}")
     known_hosts: Path = Field(description="pinned host keys; unknown or changed keys make the target down")
     path: str = Field(description="remote root folder")
     timeout: Duration = 30.0

@@ -61,11 +61,12 @@ class SshSessions:
         self._idle: list[ExtSFTPClient] = []
 
     @contextmanager
-    def sftp(self, what: str) -> Iterator[ExtSFTPClient]:
-        """An SFTP channel for one operation; errors become TargetDown/TargetError naming ``what``."""
+    def sftp(self, what: str, path: bytes | None = None) -> Iterator[ExtSFTPClient]:
+        """An SFTP channel for one operation; errors become TargetDown/TargetError naming ``what`` and
+        carrying ``path`` (the key) apart from the message."""
         client = self._checkout(what)
         try:
-            with self.translate(what):
+            with self.translate(what, path):
                 yield client
         except (TargetError, FileNotFoundError) as exc:
             self._checkin(client, reusable=isinstance(exc, FileNotFoundError) or _clean(exc))
@@ -77,7 +78,7 @@ class SshSessions:
             self._checkin(client, reusable=True)
 
     @contextmanager
-    def translate(self, what: str) -> Iterator[None]:
+    def translate(self, what: str, path: bytes | None = None) -> Iterator[None]:
         """Turn paramiko/socket errors into TargetDown (link gone: reconnect next time) or TargetError."""
         try:
             yield
@@ -85,18 +86,18 @@ class SshSessions:
             raise
         except LINK_ERRORS as exc:
             self.reset()
-            raise LinkLost(f"{what}: connection to {self.where} lost: {_reason(exc)}") from exc
+            raise LinkLost(f"{what}: connection to {self.where} lost: {_reason(exc)}", path=path) from exc
         except OSError as exc:
             if not self._active():
                 self.reset()
-                raise LinkLost(f"{what}: connection to {self.where} lost: {_reason(exc)}") from exc
-            raise TargetError(f"{what}: {_reason(exc)}") from exc
+                raise LinkLost(f"{what}: connection to {self.where} lost: {_reason(exc)}", path=path) from exc
+            raise TargetError(f"{what}: {_reason(exc)}", path=path) from exc
 
-    def exec(self, command: bytes, what: str) -> tuple[int, bytes, bytes]:
+    def exec(self, command: bytes, what: str, path: bytes | None = None) -> tuple[int, bytes, bytes]:
         """Run ``command`` on the server (remote sha256sum); returns (status, stdout, stderr)."""
         with self._lock:
             client = self._connected()
-        with self.translate(what):
+        with self.translate(what, path):
             channel = client.get_transport().open_session(timeout=self.config.timeout)
             try:
                 channel.settimeout(self.config.timeout)
@@ -175,7 +176,9 @@ def connect(config: SftpTargetConfig) -> paramiko.SSHClient:
     timeout = config.timeout
     try:
         sock = open_socket(config.host, config.port, timeout)
+        passphrase = config.key_passphrase.get_secret_value() if config.key_passphrase else None
         client.connect(config.host, config.port, username=config.user, key_filename=str(config.key_file),
+                       passphrase=passphrase,
                        sock=sock, timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
                        channel_timeout=timeout, allow_agent=False, look_for_keys=False)
     except UnknownHostKey as exc:

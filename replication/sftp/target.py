@@ -74,7 +74,7 @@ class SftpTarget(Target):
     def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> None:
         key = check_key(key)
         folder, name = _split(key)
-        with self.sessions.sftp(f"writing {self._show(key)}") as sftp:
+        with self.sessions.sftp(f"writing a replica to {self.sessions.where}", path=key) as sftp:
             self._ensure_dir(sftp, folder)
             temp = self._upload(sftp, folder, self.throttle.chunks(chunks), mtime_ns)
             try:
@@ -141,36 +141,39 @@ class SftpTarget(Target):
             return self._remote_sha256(key)
         digest = hashlib.sha256()
         try:
-            for chunk in self._read(key, f"reading back {self._show(key)}"):
+            for chunk in self._read(key, "reading back a replica"):
                 digest.update(chunk)
         except FileNotFoundError:
             return None
         return digest.hexdigest()
 
     def _remote_sha256(self, key: bytes) -> str | None:
-        what = f"hashing {self._show(key)} on the server"
-        with self.sessions.sftp(what) as sftp:
-            if _regular(sftp, self._path(key)) is None:
+        what = "hashing a replica on the server"
+        with self.sessions.sftp(what, path=key) as sftp:
+            if _regular(sftp, self._path(key), key) is None:
                 return None
         quoted = shlex.quote(self._path(key).decode("utf-8", "surrogateescape"))
-        status, out, err = self.sessions.exec(b"sha256sum -- " + quoted.encode("utf-8", "surrogateescape"), what)
+        status, out, err = self.sessions.exec(b"sha256sum -- " + quoted.encode("utf-8", "surrogateescape"), what,
+                                              path=key)
         found = SHA256_LINE.match(out)
-        if status != 0 or not found:
-            raise TargetError(f"{what}: sha256sum exited {status}: {err.decode(errors='replace').strip()}")
+        if status != 0 or not found:   # sha256sum's complaint names the file: the log gets it, not the reason
+            log.warning("target %s: sha256sum of %s said: %s", self.name, self._show(key),
+                        err.decode(errors="replace").strip())
+            raise TargetError(f"{what}: sha256sum exited {status}", path=key)
         return found.group(1).decode()
 
     def open_read(self, key: bytes) -> Iterator[bytes]:
         key = check_key(key)
-        return self._read(key, f"reading {self._show(key)}")
+        return self._read(key, "reading a replica")
 
     def open_version(self, key: bytes, version: int) -> Iterator[bytes]:
         key = check_key(key)
-        return self._read(version_key(key, version), f"reading version {version} of {self._show(key)}")
+        return self._read(version_key(key, version), f"reading version {version} of a replica")
 
     def _read(self, key: bytes, what: str) -> Iterator[bytes]:
-        with self.sessions.sftp(what) as sftp:
+        with self.sessions.sftp(what, path=key) as sftp:
             path = self._path(key)
-            size = _regular(sftp, path)
+            size = _regular(sftp, path, key)
             if size is None:
                 raise FileNotFoundError(f"{self._show(key)} is not on {self.name}")
             with sftp.open(path, "rb") as handle:
@@ -257,10 +260,9 @@ class SftpTarget(Target):
                     raise self._missing_root(sftp) from None
                 attrs = _lstat(sftp, self._path(rel))
             if attrs is None or stat.S_ISLNK(attrs.st_mode):
-                raise TargetError(f"{self._show(rel)} is a symlink in the replica tree (refused: never "
-                                  "written through)")
+                raise TargetError("a symlink in the replica tree (refused: never written through)", path=rel)
             if not stat.S_ISDIR(attrs.st_mode):
-                raise TargetError(f"{self._show(rel)} is in the way: not a folder")
+                raise TargetError("a file in the replica tree stands where a folder must go", path=rel)
 
     def _missing_root(self, sftp: ExtSFTPClient) -> Exception:
         if _lstat(sftp, self.root) is None:
@@ -300,15 +302,15 @@ def _lstat(sftp: ExtSFTPClient, path: bytes):
         return None
 
 
-def _regular(sftp: ExtSFTPClient, path: bytes) -> int | None:
+def _regular(sftp: ExtSFTPClient, path: bytes, key: bytes) -> int | None:
     """Size of the regular file at ``path``, None when absent; a symlink there is refused."""
     attrs = _lstat(sftp, path)
     if attrs is None:
         return None
     if stat.S_ISLNK(attrs.st_mode):
-        raise TargetError(f"{path.decode('utf-8', 'backslashreplace')} is a symlink (refused)")
+        raise TargetError("the replica is a symlink (refused)", path=key)
     if not stat.S_ISREG(attrs.st_mode):
-        raise TargetError(f"{path.decode('utf-8', 'backslashreplace')} is not a regular file")
+        raise TargetError("the replica is not a regular file", path=key)
     return attrs.st_size
 
 
@@ -323,7 +325,7 @@ def _mkdir(sftp: ExtSFTPClient, path: bytes) -> None:
 
 
 def _ends_with_newline(sftp: ExtSFTPClient, path: bytes) -> bool:
-    size = _regular(sftp, path)
+    size = _regular(sftp, path, MANIFEST)
     if not size:
         return True
     with sftp.open(path, "rb") as handle:

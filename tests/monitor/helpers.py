@@ -6,25 +6,12 @@ import json
 import stat
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.harness import RECORDINGS, REPO, wait_for  # noqa: F401 (part of these helpers)
 
-REPO = Path(__file__).resolve().parents[2]
 FAKE = REPO / "tests" / "fakes" / "smartctl"
-RECORDINGS = (REPO / ".." / "shared" / "fixtures" / "smartctl").resolve()
-
-
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
-    """Bounded polling instead of fixed sleeps."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 class FakeSmartctl:

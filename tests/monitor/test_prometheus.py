@@ -25,8 +25,11 @@ def exported(registry: CollectorRegistry) -> set[str]:
     return names
 
 
+LABELS = {"jaga_alertname", "jaga_severity"}   # labels JagaAlertsFiring carries, not metrics
+
+
 def used_names(text: str) -> set[str]:
-    return set(re.findall(r"\bjaga_[a-z0-9_]+", text))
+    return set(re.findall(r"\bjaga_[a-z0-9_]+", text)) - LABELS
 
 
 def promtool() -> str:
@@ -67,3 +70,14 @@ def test_issue_metric_names_are_exported():
             "jaga_disk_nvme_critical_warning", "jaga_disk_nvme_media_errors", "jaga_disk_nvme_percentage_used_ratio",
             "jaga_disk_nvme_available_spare_ratio", "jaga_disk_smartctl_exit_status", "jaga_disk_poll_success",
             "jaga_filesystem_free_bytes", "jaga_filesystem_readonly", "jaga_alerts_firing"} <= exported(registry)
+
+
+def test_the_dashboards_instance_variable_comes_from_a_metric_every_jaga_exports():
+    """A host without SMART disks exports no jaga_disk_info; it must still be listed."""
+    from jaga.metrics import Metrics
+    registry = CollectorRegistry()
+    MonitorMetrics(registry)   # no poll yet: no disk series at all
+    Metrics(registry)
+    [variable] = [v for v in json.loads(DASHBOARD.read_text())["templating"]["list"] if v["name"] == "instance"]
+    [metric] = re.findall(r"label_values\((jaga_[a-z_]+), instance\)", variable["query"])
+    assert any(s.name == metric for family in registry.collect() for s in family.samples), metric

@@ -10,6 +10,7 @@ import socket
 import stat
 import time
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +19,9 @@ import pytest
 from tests.harness import temporaries, write_file
 from tests.invariants import assert_all_replicated
 from tests.reliability.rig import require, root_reason, wait_for
+from tests.shims import ReadGate, read_gate
 
-BIG = 24_000_000  # big enough that a copy is still running when the file is changed under it
+BIG = 24_000_000  # more than one read chunk: the gate holds the copy after the first
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Ctx:
     top: bytes        # the case's folder name, relative to the watch
     root: bytes       # absolute path of that folder
     outside: Path     # a folder outside every watch and target
+    gate: ReadGate | None = None   # holds the copy of the case's ``during_copy`` file
 
     def rel(self, *parts) -> bytes:
         return b"/".join([self.top, *[p if isinstance(p, bytes) else p.encode() for p in parts]])
@@ -42,6 +45,25 @@ class Ctx:
 
     def verified(self, *rels: bytes) -> None:
         wait_for(lambda: self.d.all_verified(rels), timeout=30, message=f"{rels!r} verified")
+
+    @contextmanager
+    def in_copy(self):
+        """The body runs while the copy of the case's ``during_copy`` file is held after its first chunk
+        (its temporary already on the target); then the copy goes on."""
+        wait_for(self.gate.paused, timeout=30, message="the copy paused after its first chunk")
+        assert temporaries(self.d.replica) != [], "the copy is in flight: its temporary is on the target"
+        try:
+            yield
+        finally:
+            self.gate.release()
+
+
+def during_copy(*parts: str):
+    """Marks a case whose fault must land while ``parts`` (below the case's folder) is being copied."""
+    def mark(case):
+        case.during_copy = parts
+        return case
+    return mark
 
 
 @dataclass
@@ -101,15 +123,16 @@ def symlink_to_file_inside(c: Ctx) -> Expect:
     return Expect(verified=[real], skipped={c.rel("alias.pdf"): "symlink"}, absent=[c.rel("alias.pdf")])
 
 
+@during_copy("sub", "big.bin")
 def folder_swapped_for_symlink_during_copy(c: Ctx) -> Expect:
     """A folder replaced by a symlink to the outside while its big file is being copied."""
     secret = c.outside / "sub"
     secret.mkdir()
     (secret / "big.bin").write_bytes(b"S" * 1000)
     c.write(("sub", "big.bin"), os.urandom(BIG))
-    time.sleep(0.05)  # pacing the fault into the copy window, not waiting for an outcome
-    os.rename(c.path("sub"), c.path("moved"))
-    os.symlink(secret, c.path("sub"))
+    with c.in_copy():
+        os.rename(c.path("sub"), c.path("moved"))
+        os.symlink(secret, c.path("sub"))
     return Expect(verified=[c.rel("moved", "big.bin")], skipped={c.rel("sub"): "symlink"})
 
 
@@ -225,25 +248,27 @@ def ignored_and_spoofed_names(c: Ctx) -> Expect:
     return Expect(absent=rels + [c.rel(".jaga", "versions", "spoof")])
 
 
+@during_copy("t.bin")
 def truncated_during_copy(c: Ctx) -> Expect:
     c.write("t.bin", os.urandom(BIG))
-    with open(c.path("t.bin"), "r+b") as handle:
+    with c.in_copy(), open(c.path("t.bin"), "r+b") as handle:
         handle.truncate(1000)
     return Expect(verified=[c.rel("t.bin")])
 
 
+@during_copy("r.bin")
 def replaced_during_copy(c: Ctx) -> Expect:
     c.write("r.bin", os.urandom(BIG))
-    time.sleep(0.05)  # pacing the fault into the copy window
-    c.write("r.bin.part", b"the replacement")
-    os.replace(c.path("r.bin.part"), c.path("r.bin"))
+    with c.in_copy():
+        c.write("r.bin.part", b"the replacement")
+        os.replace(c.path("r.bin.part"), c.path("r.bin"))
     return Expect(verified=[c.rel("r.bin")])
 
 
+@during_copy("o.bin")
 def overwritten_in_place_during_copy(c: Ctx) -> Expect:
     c.write("o.bin", os.urandom(BIG))
-    time.sleep(0.05)
-    with open(c.path("o.bin"), "r+b") as handle:
+    with c.in_copy(), open(c.path("o.bin"), "r+b") as handle:
         handle.seek(BIG // 2)
         handle.write(b"X" * 4096)  # same size; only mtime and content change
     return Expect(verified=[c.rel("o.bin")])
@@ -258,10 +283,11 @@ def growing_during_copy(c: Ctx) -> Expect:
     return Expect(verified=[c.rel("g.log")])
 
 
+@during_copy("gone.bin")
 def deleted_during_copy(c: Ctx) -> Expect:
     c.write("gone.bin", os.urandom(BIG))
-    time.sleep(0.05)
-    os.unlink(c.path("gone.bin"))
+    with c.in_copy():
+        os.unlink(c.path("gone.bin"))
     return Expect(absent=[])  # nothing to keep; the daemon must not wedge on it (see the sentinel)
 
 
@@ -329,18 +355,25 @@ def test_hostile_input(rig, case_id, case):
     outside.mkdir()
     top = case_id.encode()
     (d.uploads / case_id).mkdir()
-    d.start()
     c = Ctx(d, top, os.path.join(os.fsencode(d.uploads), top), outside)
+    gated = getattr(case, "during_copy", None)
+    if gated:
+        c.gate = read_gate(rig.base, Path(os.fsdecode(c.path(*gated))))
+        require(None if c.gate else "no C compiler to hold a copy in flight (.ci/run installs gcc, libc6-dev)")
+    d.start(env=c.gate.environ() if c.gate else None)
     c.cleanup = []
     try:
         expect = case(c)
+        if gated:
+            wait_for(lambda: d.logged(gated[-1], "during the copy", "observing it again"), timeout=30,
+                     message=f"{case_id}: the change noticed by the copy in flight")
         sentinel = c.write("zz-after.pdf", b"the daemon is still working")
         wanted = expect.verified + [sentinel]
         wait_for(lambda: d.all_verified(wanted), timeout=60, interval=0.2,
                  message=f"{case_id}: {len(wanted)} file(s) verified")
         if expect.skipped:
             wait_for(lambda: all(skip_reasons(d).get(rel) == reason for rel, reason in expect.skipped.items()),
-                     timeout=15, message=f"{case_id}: skips recorded {expect.skipped} (got {skip_reasons(d)})")
+                     timeout=30, message=f"{case_id}: skips recorded {expect.skipped} (got {skip_reasons(d)})")
         for rel in expect.skipped:
             assert not d.journal_rows("SELECT 1 FROM files WHERE path = ?", (rel,)), f"{rel!r} journaled"
         for rel in expect.absent:

@@ -17,7 +17,9 @@ import pytest
 
 from tests.harness import sha256_file
 from tests.invariants import assert_all_replicated, assert_verified_means_identical
-from tests.reliability.rig import binary_reason, require, run, wait_for
+from tests.reliability.rig import binary_reason, require, wait_for
+from tests.shims import compile_preload
+from tests.skip_policy import degraded
 
 FIU_LIB = "/usr/lib/fiu"
 FAILPOINTS = ["posix/io/rw/write", "posix/io/sync/fsync", "posix/io/sync/fdatasync", "posix/io/dir/rename"]
@@ -42,17 +44,6 @@ int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpat
     return real(olddirfd, oldpath, newdirfd, newpath);
 }
 """
-
-
-def build_renameat_shim(folder) -> str | None:
-    cc = next((c for c in ("cc", "gcc", "clang") if binary_reason(c) is None), None)
-    if cc is None:
-        return None
-    source = folder / "renameat_shim.c"
-    source.write_text(SHIM)
-    library = folder / "renameat_shim.so"
-    run(cc, "-shared", "-fPIC", "-O2", "-o", library, source, "-ldl")
-    return str(library)
 
 
 def diagnose(d, written: list[bytes]) -> str:
@@ -81,10 +72,12 @@ def test_random_write_fsync_rename_errors_while_streaming_then_drain(rig, errno_
     ctl = rig.base / "fiu"
     failpoints = list(FAILPOINTS)
     wrapper = ["fiu-run", "-x", "-f", str(ctl)]
-    shim = build_renameat_shim(rig.base)
+    shim = compile_preload(rig.base, "renameat_shim", SHIM)
     if shim:  # fiu-run sets LD_PRELOAD itself; add the shim after its two libraries
         wrapper += ["env", f"LD_PRELOAD={FIU_LIB}/fiu_run_preload.so {FIU_LIB}/fiu_posix_preload.so {shim}"]
         failpoints.append(RENAMEAT)
+    else:
+        degraded("no C compiler (gcc, libc6-dev): renameat() failures are not injected")
     d.start(wrapper=wrapper)
     pid = d.process.pid
     wait_for(lambda: os.path.exists(f"{ctl}-{pid}.in"), timeout=10, message="fiu control fifo")
@@ -111,14 +104,16 @@ def test_random_write_fsync_rename_errors_while_streaming_then_drain(rig, errno_
                  message="everything verified once the faults stopped")
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{diagnose(d, written)}") from None
-    wait_for(lambda: d.pending_metric() == 0, timeout=10, message="pending metric back to 0")
+    wait_for(lambda: d.pending_metric() == 0, timeout=30, message="pending metric back to 0")
     if shim:
         assert d.counter("jaga_replication_errors_total", target="secondary") > 0
     assert d.stop() == 0
-    check = subprocess.run(["sqlite3", str(d.journal_path), "PRAGMA integrity_check"], capture_output=True,
-                           text=True) if binary_reason("sqlite3") is None else None
-    if check is not None:
+    if binary_reason("sqlite3") is None:  # the sqlite3 shell: another reader than the daemon's own
+        check = subprocess.run(["sqlite3", str(d.journal_path), "PRAGMA integrity_check"], capture_output=True,
+                               text=True)
         assert check.stdout.strip() == "ok", check.stdout + check.stderr
+    else:
+        degraded("the sqlite3 shell is not installed: the journal is checked by Python's sqlite3 only")
     assert d.journal_rows("PRAGMA integrity_check") == [("ok",)]
     assert sha256_file(d.uploads / os.fsdecode(written[-1])) == sha256_file(
         d.replica_data / os.fsdecode(written[-1]))

@@ -61,7 +61,7 @@ def test_journal_disk_full_is_reported_recovered_from_and_does_not_corrupt_the_j
     ballast.unlink()
     wait_for(lambda: d.all_verified(first + during), timeout=60, interval=0.3,
              message="uploads made while the journal was full recorded and verified once space returned")
-    wait_for(lambda: d.pending_metric() == 0, timeout=10, message="pending metric back to 0")
+    wait_for(lambda: d.pending_metric() == 0, timeout=30, message="pending metric back to 0")
     assert d.stop() == 0
     assert integrity(d) == [("ok",)]
     assert_all_replicated(d)
@@ -91,7 +91,7 @@ def test_readyz_says_not_ready_while_the_journal_cannot_take_a_write(rig):
     d, first, ballast = full_journal(rig)
     stream_until_journal_errors(d, "ready")
     try:
-        wait_for(lambda: d.http("/readyz")[0] == 503, timeout=10,
+        wait_for(lambda: d.http("/readyz")[0] == 503, timeout=30,
                  message="/readyz 503 while the journal's disk is full")
         body = d.http("/readyz")[1].decode()
         assert "journal" in body, body
