@@ -131,3 +131,17 @@ def watch_limit() -> int | None:
         except (OSError, ValueError):
             continue
     return None
+
+
+def watches_held() -> int:
+    """inotify watches this process holds, over all its instances (from /proc/self/fdinfo)."""
+    held = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") != "anon_inode:inotify":
+                continue
+            with open(f"/proc/self/fdinfo/{fd}", "rb") as handle:
+                held += handle.read().count(b"inotify wd:")
+        except OSError:
+            continue
+    return held

@@ -90,16 +90,9 @@ class FolderWatcher:
             if len(self._suspects) < 1000:
                 self._suspects[folder] = why
 
-    def is_watched(self, rel: bytes) -> bool:
-        return rel in self._wds
-
     def root_intact(self) -> bool:
         """Live, and the root path still names the folder being watched (one lstat)."""
         return self.live and self._identity() == self._root_id
-
-    @property
-    def watch_count(self) -> int:
-        return len(self._wds)
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -311,10 +304,11 @@ class FolderWatcher:
             return
         self.unwatched[folder] = exc.strerror or str(exc)
         if exc.errno == errno.ENOSPC:
-            limit = inotify.watch_limit()
+            limit, ours = inotify.watch_limit(), inotify.watches_held()
+            whose = ("raise it: sysctl fs.inotify.max_user_watches" if limit is None or ours >= limit else
+                     f"other processes of uid {os.geteuid()} hold the rest")
             why = (f"the kernel refused a new inotify watch (ENOSPC: the per-user limit "
-                   f"fs.inotify.max_user_watches is {limit}; jaga holds {len(self._wds)} of them, "
-                   f"other processes of uid {os.geteuid()} the rest)")
+                   f"fs.inotify.max_user_watches is {limit}; jaga holds {ours} of them; {whose})")
         else:
             why = f"inotify_add_watch failed: [{errno.errorcode.get(exc.errno, exc.errno)}] {exc.strerror}"
         log.warning("watch %s: could not watch %s: %s; its files are found by rescans until it is watched",
