@@ -3,6 +3,8 @@
 import json
 import shutil
 
+import pytest
+
 from tests.harness import RECORDINGS, REPO, wait_for, write_file
 from tests.monitor.helpers import WebhookSink
 
