@@ -12,7 +12,7 @@ import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import bigfile, burst, listener, restore, scale, soak, steady
+from bench import bigfile, burst, churn, listener, restore, scale, soak, steady
 from bench.context import Context, describe, export
 from bench.jagaproc import REPO
 from bench.report import Row, markdown, save
@@ -29,18 +29,20 @@ class Sizes:
     disk_files: int
     repeats: int
     restore_files: int = 2000
+    churn_ops: int = 9000
+    churn_rate: float = 300.0
 
 
-FULL = Sizes(2000, 100.0, 10_000, 1024 * MIB, 1_000_000, 100_000, 3, 2000)
-QUICK = Sizes(200, 100.0, 1000, 64 * MIB, 20_000, 5_000, 1, 200)
+FULL = Sizes(2000, 100.0, 10_000, 1024 * MIB, 1_000_000, 100_000, 3, 2000, 9000, 300.0)
+QUICK = Sizes(200, 100.0, 1000, 64 * MIB, 20_000, 5_000, 1, 200, 3000, 300.0)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("mode", nargs="?", choices=["all", "soak"], default="all")
     parser.add_argument("--quick", action="store_true", help="small smoke sizes, one repeat")
-    parser.add_argument("--only", default="A,B,C,D,R,L", help="workloads to run, e.g. A,B (R: restore, "
-                        "L: the listener)")
+    parser.add_argument("--only", default="A,B,C,D,R,L,CHURN", help="workloads to run, e.g. A,B (R: restore, "
+                        "L: the listener, CHURN: lag under churn)")
     parser.add_argument("--repeats", type=int, help="trials per workload (median reported)")
     parser.add_argument("--minutes", type=float, default=10.0, help="soak length")
     parser.add_argument("--rate", type=float, default=50.0, help="soak files per second")
@@ -62,6 +64,7 @@ def workloads(args: argparse.Namespace, sizes: Sizes, ctx: Context) -> dict:
         "D": lambda: scale.run(ctx, sizes.journal_files, sizes.disk_files, sizes.repeats),
         "R": lambda: restore.run(ctx, sizes.restore_files, sizes.repeats),
         "L": lambda: listener.run(ctx, sizes.repeats),
+        "CHURN": lambda: churn.run(ctx, sizes.churn_ops, sizes.churn_rate, sizes.repeats),
     }
     chosen = [name.strip().upper() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in table]

@@ -68,11 +68,17 @@ def _list(folder: bytes) -> list[os.DirEntry]:
 
 
 class Reconciler:
-    """Compares a tree with the journal and submits what differs (new, changed, or not a file)."""
+    """Compares a tree with the journal and submits what differs: new, changed or odd entries, and
+    journaled paths that are gone (their deletion is the journal's only news of a file removed while
+    jaga was down, or whose event was lost)."""
 
-    def __init__(self, known_states: Callable[[str, list[bytes]], dict], submit: Callable[..., None]):
+    def __init__(self, known_states: Callable[[str, list[bytes]], dict],
+                 current_paths: Callable[[str, bytes, bytes | None, int], list[bytes]],
+                 submit: Callable[..., None], submit_gone: Callable[[str, list[bytes]], None]):
         self._known_states = known_states
+        self._current_paths = current_paths
         self._submit = submit
+        self._submit_gone = submit_gone
 
     def reconcile(self, watch: str, root: bytes, rules: IgnoreRules, start: bytes = b"") -> tuple[int, int]:
         """Returns (entries seen, entries submitted)."""
@@ -91,6 +97,19 @@ class Reconciler:
         submitted += self._flush(watch, batch)
         return seen, submitted
 
+    def deletions(self, watch: str, root: bytes, start: bytes = b"") -> int:
+        """Submit the journal's current paths below ``start`` that are no longer files; returns how many.
+        One lstat per journaled path, read a page at a time (memory stays flat)."""
+        gone_total = 0
+        after = None
+        while paths := self._current_paths(watch, start, after, BATCH):
+            gone = [path for path in paths if not _is_file(os.path.join(root, path))]
+            if gone:
+                self._submit_gone(watch, gone)
+                gone_total += len(gone)
+            after = paths[-1]
+        return gone_total
+
     def _flush(self, watch: str, batch: list[tuple[bytes, os.stat_result]]) -> int:
         if not batch:
             return 0
@@ -99,6 +118,13 @@ class Reconciler:
         if changed:
             self._submit(watch, changed)
         return len(changed)
+
+
+def _is_file(path: bytes) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _same(known: tuple | None, st: os.stat_result) -> bool:

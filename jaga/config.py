@@ -51,6 +51,10 @@ class RetryConfig(Section):
 class IngestConfig(Section):
     settle: Duration = Field(default=2.0, description="a file with no close seen is complete once this stable")
     reconcile_interval: Duration = Field(default=900.0, description="full rescan against the journal")
+    watch_check: Duration = Field(default=30.0, description="check every folder's inotify watch against the "
+                                  "tree this often (a walk of the folders, not of the files)")
+    open_file_limit: Duration = Field(default=3600.0, description="a file still open for writing is not "
+                                      "complete; after this long unchanged it is recorded anyway")
 
 
 class ScrubConfig(Section):

@@ -78,7 +78,8 @@ class Daemon:
         self.ingest = Ingest([WatchRoot(w.label, os.fsencode(w.path), IgnoreRules(tuple(w.ignore)))
                               for w in config.watch],
                              self.journal, list(self.replicators), config.ingest.settle, self.metrics,
-                             on_recorded=self._wake_replicators)
+                             on_recorded=self._wake_replicators, open_file_limit=config.ingest.open_file_limit,
+                             watch_check=config.ingest.watch_check)
         self.backlog: dict[str, tuple[int, float]] = {name: (0, 0.0) for name in self.replicators}
 
     # -- start / stop ---------------------------------------------------------------------------

@@ -37,7 +37,8 @@ class DaemonStatus:
         return self._daemon.replication_status()
 
     def watch_problems(self) -> list[str]:
-        return self._from_monitor("watch_problems")
+        """A watch root not watched now, then the monitor's (disk failing, filesystem full, ...)."""
+        return self._daemon.ingest.watch_problems() + self._from_monitor("watch_problems")
 
     def firing_alerts(self) -> list[dict]:
         return self._from_monitor("firing_alerts")

@@ -40,6 +40,6 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("watchdog", "apscheduler", "paramiko", "botocore", "boto3", "urllib3", "s3transfer",
+    for noisy in ("apscheduler", "paramiko", "botocore", "boto3", "urllib3", "s3transfer",
                   "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

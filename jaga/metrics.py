@@ -22,6 +22,16 @@ class Metrics:
                                ["reason"], registry=registry)
         self.watch_failures = Counter("jaga_watch_failures", "Folders inotify could not watch (rescanned instead).",
                                       registry=registry)
+        self.watch_up = Gauge("jaga_watch_up", "1 while the watch root is watched; 0 while it is deleted, "
+                              "replaced or a symlink (new uploads there are not seen).", ["watch"], registry=registry)
+        self.watch_restarts = Counter("jaga_watch_restarts", "Times a lost watch root was watched again "
+                                      "(each followed by a rescan).", ["watch"], registry=registry)
+        self.watch_repairs = Counter("jaga_watch_repairs", "Folders found without a working watch by the "
+                                     "check of the watches against the tree (watched again, rescanned).",
+                                     ["watch"], registry=registry)
+        self.open_files_recorded = Counter("jaga_open_files_recorded", "Files recorded while still open for "
+                                           "writing, because unchanged for ingest.open_file_limit.",
+                                           ["watch"], registry=registry)
         self.journal_errors = Counter("jaga_journal_errors", "Journal reads or writes that failed.",
                                       registry=registry)
         self.replicas_verified = Counter("jaga_replicas_verified", "Replicas written and verified.",
@@ -49,8 +59,9 @@ class Metrics:
     def declare(self, watches: list[str], targets: list[str]) -> None:
         """Create every labelled series at start so dashboards see zeros, not gaps."""
         for watch in watches:
-            self.files_ingested.labels(watch=watch)
-            self.bytes_ingested.labels(watch=watch)
+            for metric in (self.files_ingested, self.bytes_ingested, self.watch_up, self.watch_restarts,
+                           self.watch_repairs, self.open_files_recorded):
+                metric.labels(watch=watch)
         for target in targets:
             for metric in (self.replicas_verified, self.replication_errors, self.bytes_replicated,
                            self.pending, self.oldest_pending, self.latency, self.target_up):

@@ -65,6 +65,9 @@ def _journal(url: str) -> list[str]:
 
 
 def _watch(key: str, path: Path) -> list[str]:
+    if path.is_symlink():
+        return [f"{key}: the watch folder {path} is a symlink (to {os.readlink(path)}); jaga does not follow "
+                "symlinks out of a watched tree: configure the real folder"]
     if not path.exists():
         return [f"{key}: the watch folder {path} does not exist (a typo? jaga does not create it)"]
     if not path.is_dir():

@@ -10,6 +10,8 @@ from journal.engine import Database
 from journal.models import FileRow, Replica, Skip, Version
 from journal.records import Observation, ReplicaState, SkipRecord
 
+CHUNK = 500  # values per IN (...): well inside SQLite's and PostgreSQL's limits
+
 
 class IngestRecords(Database):
     def known_states(self, watch: str, paths: list[bytes]) -> dict[bytes, tuple[int, int, int | None]]:
@@ -55,17 +57,41 @@ class IngestRecords(Database):
                 else:
                     row.reason, row.detail, row.seen_at = skip.reason, skip.detail, skip.seen_at
 
-    def mark_deleted(self, paths: list[tuple[str, bytes]], when: float) -> None:
-        """The sources are gone; their replicas stay. Pending copies of them can no longer be made."""
+    def current_paths(self, watch: str, prefix: bytes, after: bytes | None, limit: int) -> list[bytes]:
+        """Paths not deleted under ``prefix`` (a folder, b"" for all), in path order after ``after``:
+        one page of a walk over the journal that the (watch, path) index answers."""
+        files = FileRow.__table__
+        query = select(files.c.path).where(files.c.watch == watch, files.c.deleted_at.is_(None))
+        if prefix:
+            query = query.where(_below(files, prefix))
+        if after is not None:
+            query = query.where(files.c.path > after)
+        with self.reading() as session:
+            return [bytes(path) for path in session.execute(query.order_by(files.c.path).limit(limit)).scalars()]
+
+    def mark_deleted(self, paths: list[tuple[str, bytes]], when: float,
+                     folders: list[tuple[str, bytes]] = ()) -> int:
+        """The sources are gone; their replicas stay. Pending copies of them can no longer be made.
+        ``folders``: everything below each of these is gone too (a folder moved away or removed).
+        A few statements per 500 paths, not one per path: churn deletes thousands at a time.
+        Returns how many current files were marked."""
+        files = FileRow.__table__
         with self.session() as session:
-            files = FileRow.__table__
-            ids = []
-            for watch, path in paths:
-                ids += session.execute(select(files.c.id).where(files.c.watch == watch, files.c.path == path,
-                                                                files.c.deleted_at.is_(None))).scalars().all()
-            if ids:
-                session.execute(update(files).where(files.c.id.in_(ids)).values(deleted_at=when))
-                _supersede_open(session.connection(), ids)
+            conn = session.connection()
+            ids = [row[0] for row in _file_rows(conn, paths).values() if row[4] is None]
+            for watch, folder in folders:
+                ids += conn.execute(select(files.c.id).where(files.c.watch == watch, files.c.deleted_at.is_(None),
+                                                             _below(files, folder))).scalars().all()
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start:start + CHUNK]
+                conn.execute(update(files).where(files.c.id.in_(chunk)).values(deleted_at=when))
+                _supersede_open(conn, chunk)
+            return len(ids)
+
+
+def _below(files, prefix: bytes):
+    """Paths inside the folder ``prefix``: from "prefix/" up to, not including, "prefix0" ("/" + 1)."""
+    return (files.c.path >= prefix + b"/") & (files.c.path < prefix + b"0")
 
 
 def _file_rows(conn, keys: list[tuple[str, bytes]]) -> dict[tuple[str, bytes], tuple]:
@@ -76,10 +102,10 @@ def _file_rows(conn, keys: list[tuple[str, bytes]]) -> dict[tuple[str, bytes], t
     for watch, path in keys:
         by_watch.setdefault(watch, []).append(path)
     for watch, paths in by_watch.items():
-        for start in range(0, len(paths), 500):
+        for start in range(0, len(paths), CHUNK):
             rows = conn.execute(select(files.c.path, files.c.id, files.c.current_version, files.c.size,
                                        files.c.mtime_ns, files.c.deleted_at, files.c.inode)
-                                .where(files.c.watch == watch, files.c.path.in_(paths[start:start + 500])))
+                                .where(files.c.watch == watch, files.c.path.in_(paths[start:start + CHUNK])))
             found.update({(watch, row[0]): tuple(row[1:]) for row in rows})
     return found
 

@@ -223,16 +223,22 @@ def test_a_folder_inotify_cannot_watch_is_found_by_rescans(deployment):
         pytest.skip("user namespaces are not available here")
     for i in range(2):
         (deployment.uploads / f"existing{i}").mkdir()  # root + 2 folders: the limit is reached
-    deployment.doc["ingest"]["settle"] = "300ms"
+    deployment.doc["ingest"].update(settle="300ms", watch_check="1s")
     deployment.write_config()
     deployment.start(wrapper=["unshare", "--user", "--map-root-user", "sh", "-c",
                               'echo 3 > /proc/sys/user/max_inotify_watches && exec "$@"', "sh"])
     write_file(deployment.uploads / "new-folder" / "inside.pdf", b"written where no watch could be added")
     wait_for(lambda: deployment.metric("jaga_watch_failures_total") == 1, message="the failed watch counted")
-    assert deployment.logged("could not watch", "new-folder")  # logged before it is counted
+    assert deployment.logged("could not watch", "new-folder", "ENOSPC", "max_user_watches is 3", "jaga holds 3")
     write_file(deployment.uploads / "new-folder" / "later.pdf", b"no event will ever say this exists")
     wait_for(lambda: deployment.is_verified(b"new-folder/later.pdf"), timeout=30,
              message="a file in the unwatched folder found by a rescan")
+    os.rmdir(deployment.uploads / "existing0")  # frees a watch: the check of the watches retries the folder
+    wait_for(lambda: "new-folder is watched now" in deployment.log_text(), timeout=15,
+             message="the unwatched folder watched once a watch is free (and off the rescan list)")
+    write_file(deployment.uploads / "new-folder" / "evented.pdf", b"seen by its own event now")
+    wait_for(lambda: deployment.is_verified(b"new-folder/evented.pdf"), timeout=5,
+             message="a file in the now watched folder, without waiting for a rescan")
     assert_all_replicated(deployment)
 
 

@@ -108,6 +108,24 @@ def test_a_deleted_file_supersedes_its_pending_copies(journal):
     assert journal.totals() == (0, 0)
 
 
+def test_deletions_are_marked_a_batch_at_a_time_and_current_paths_page_below_a_folder(journal):
+    paths = [b"a/%04d" % i for i in range(1200)] + [b"a", b"a0", b"ab/x", b"b/y"]
+    journal.record_versions([observe(p) for p in paths], ["t"])
+    statements = []
+    from sqlalchemy import event
+    event.listen(journal.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    marked = journal.mark_deleted([("uploads", p) for p in paths[:1100]] + [("uploads", b"never")], time.time())
+    assert marked == 1100
+    assert len(statements) < 20, f"{len(statements)} statements for 1,101 deletions"
+    assert journal.mark_deleted([("uploads", paths[0])], time.time()) == 0  # already deleted
+    below = journal.current_paths("uploads", b"a", None, 50)
+    assert below == [b"a/%04d" % i for i in range(1100, 1150)]
+    assert journal.current_paths("uploads", b"a", below[-1], 500) == [b"a/%04d" % i for i in range(1150, 1200)]
+    assert journal.current_paths("uploads", b"", None, 10) == [b"a", b"a/1100", b"a/1101", b"a/1102", b"a/1103",
+                                                                 b"a/1104", b"a/1105", b"a/1106", b"a/1107", b"a/1108"]
+    assert journal.current_paths("other", b"", None, 10) == []
+
+
 def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path):
     journal = Journal(f"sqlite:///{tmp_path}/j.db")
     journal.migrate()

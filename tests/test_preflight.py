@@ -47,6 +47,15 @@ def test_a_missing_watch_folder_is_refused_by_check_config_and_run_and_not_creat
     assert not (tmp_path / "state").exists(), "run refused before opening the journal"
 
 
+def test_a_watch_folder_that_is_a_symlink_is_refused(tmp_path, capsys):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "linked").symlink_to(tmp_path / "real")
+    code, lines = check(write_config(tmp_path, watch=[{"path": "linked"}]), capsys)
+    assert code == 2 and lines == [f"jaga: config error: watch.0 (linked): the watch folder {tmp_path / 'linked'} is "
+                                   f"a symlink (to {tmp_path / 'real'}); jaga does not follow symlinks out of a "
+                                   "watched tree: configure the real folder"]
+
+
 def test_a_target_whose_parent_is_missing_is_refused(tmp_path, capsys):
     config = write_config(tmp_path, targets=[{"name": "usb", "type": "local", "path": "/mnt/no-such-disk/jaga"}])
     code, lines = check(config, capsys)

@@ -9,6 +9,12 @@ import sys
 
 from jaga.commands import OK, PROBLEMS, add_command, refused
 
+# Seconds a thread back from a syscall may wait for the GIL while another runs Python (default 5 ms).
+# A copy makes some twenty syscalls and the journal's threads run SQLAlchemy meanwhile, so at the
+# default the copies queue behind them at every syscall (a convoy); 1 ms keeps them moving under
+# churn (docs/performance.md, E).
+SWITCH_INTERVAL = 0.001
+
 
 def register(subparsers, common) -> None:
     add_command(subparsers, common, "run", run, "the daemon", __doc__,
@@ -22,6 +28,7 @@ def run(config, args) -> int:
     from jaga.preflight import refuse_unusable
     from journal import JournalBusy
     refuse_unusable(config)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     daemon = Daemon(config)
     try:
         daemon.run_forever()
