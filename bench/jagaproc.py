@@ -28,8 +28,9 @@ class JagaDaemon:
     """One deployment in ``base``: uploads/, replica/, journal.db. Defaults everywhere except the
     bench-wide settings the lead asked for (no SMART polling, warning-level logs)."""
 
-    def __init__(self, base: Path, source: Path = REPO, extra: dict | None = None):
+    def __init__(self, base: Path, source: Path = REPO, extra: dict | None = None, env: dict | None = None):
         self.base = Path(base)
+        self.env = env
         self.source = Path(source)
         self.uploads = self.base / "uploads"
         self.replica = self.base / "replica"
@@ -57,7 +58,7 @@ class JagaDaemon:
     def spawn(self, wrapper: list[str] | None = None) -> None:
         with open(self.base / "jaga.log", "ab") as log:
             command = (wrapper or []) + [sys.executable, "-m", "jaga", "-c", str(self.config), "run"]
-            self.process = subprocess.Popen(command, stdout=log, stderr=log, cwd=self.source)
+            self.process = subprocess.Popen(command, stdout=log, stderr=log, cwd=self.source, env=self.env)
 
     def start(self, timeout: float = 60.0) -> "JagaDaemon":
         self.spawn()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -57,10 +58,10 @@ class Lsyncd:
                 self.process.wait()
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], env: dict | None = None) -> float:
     """Wall seconds of one command, which must succeed."""
     began = time.monotonic()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
     return time.monotonic() - began
 
 
@@ -73,3 +74,20 @@ def cp_then_sync(source: Path, target: Path) -> float:
     subprocess.run(["cp", str(source), str(target)], check=True)
     subprocess.run(["sync"], check=True)
     return time.monotonic() - began
+
+
+def rsync_over_ssh(source: Path, remote: str, ssh: list[str]) -> float:
+    """``rsync -a -e ssh SRC/ user@host:DST/``: rsync's own protocol over one ssh connection."""
+    return timed(["rsync", "-a", "-e", shlex.join(ssh), f"{source}/", f"{remote}/"])
+
+
+def rclone_copy(config: Path, source: Path, remote: str, env: dict | None = None) -> float:
+    """``rclone copy`` with its defaults (4 transfers, its own hash check where the remote has one)."""
+    return timed(["rclone", "--config", str(config), "copy", str(source), remote], env)
+
+
+def write_rclone_config(path: Path, remote: str, options: dict[str, str | int]) -> Path:
+    """An rclone config file with one remote; passed with --config so no user config is read."""
+    path.write_text(f"[{remote}]\n" + "".join(f"{key} = {value}\n" for key, value in options.items()))
+    path.chmod(0o600)
+    return path

@@ -22,7 +22,7 @@ class Row:
     peer: float | None = None
     peer_name: str = ""
     target: str = ""
-    goal: str = ""            # "ratio<", "ratio<=", "ratio>=", "abs<=" : how ``limit`` applies
+    goal: str = ""            # "ratio<", "ratio<=", "ratio>=", "abs<=", "abs>=": how ``limit`` applies
     limit: float | None = None
     samples: dict = field(default_factory=dict)
 
@@ -34,11 +34,11 @@ class Row:
 
     @property
     def met(self) -> bool | None:
-        value = self.jaga if self.goal == "abs<=" else self.ratio
+        value = self.jaga if self.goal.startswith("abs") else self.ratio
         if self.limit is None or value is None or math.isnan(value):
             return None
         return {"ratio<": value < self.limit, "ratio<=": value <= self.limit,
-                "ratio>=": value >= self.limit, "abs<=": value <= self.limit}[self.goal]
+                "ratio>=": value >= self.limit, "abs<=": value <= self.limit, "abs>=": value >= self.limit}[self.goal]
 
 
 def _num(value: float | None) -> str:

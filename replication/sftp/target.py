@@ -1,7 +1,10 @@
-"""SftpTarget: upload to a temporary name beside the final one, fsync@openssh.com, posix-rename.
+"""SftpTarget: upload to a temporary name beside the final one, fsync@openssh.com, read it back through
+the same handle, posix-rename.
 
-The remote tree is walked one folder at a time with lstat, and a symlink met on the way is refused,
-so a link planted in the replica tree cannot send a write outside the root.
+A put is three waves of pipelined requests (open; writes, mtime, fsync and the read-back; close and
+rename), not a round trip per request. The remote tree is walked one folder at a time with lstat,
+and a symlink met on the way is refused, so a link planted in the replica tree cannot send a write
+outside the root; folders found sound are remembered until the next flush() (one batch).
 """
 
 from __future__ import annotations
@@ -15,9 +18,14 @@ import threading
 import time
 from collections.abc import Collection, Iterable, Iterator
 
+from paramiko.sftp import (CMD_CLOSE, CMD_EXTENDED, CMD_FSETSTAT, SFTP_FLAG_CREATE, SFTP_FLAG_EXCL, SFTP_FLAG_READ,
+                           SFTP_FLAG_WRITE)
+from paramiko.sftp_attr import SFTPAttributes
+
 from replication.sftp.client import FSYNC, HARDLINK, POSIX_RENAME, ExtSFTPClient
 from replication.sftp.config import SftpTargetConfig
 from replication.sftp.connection import LinkLost, SshSessions
+from replication.sftp.pipeline import Pipeline, ReadBack, read_stream, write_all
 from replication.throttle import Throttle
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
                                 TargetDown, TargetError, check_key, conflict_key, is_leftover, temp_name,
@@ -25,7 +33,7 @@ from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntr
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1 << 20
+NEW_FILE = SFTP_FLAG_READ | SFTP_FLAG_WRITE | SFTP_FLAG_CREATE | SFTP_FLAG_EXCL
 MANIFEST = META_DIR + b"/manifest.jsonl"
 MARKER = MARKER_NAME.encode()
 SHA256_LINE = re.compile(rb"^([0-9a-f]{64})\b")
@@ -45,6 +53,7 @@ class SftpTarget(Target):
         self._manifest_lock = threading.Lock()
         self._manifest_ends_clean = False
         self._warned_no_fsync = False
+        self._sound_dirs: set[bytes] = set()  # folders checked (real folders, no symlink) this batch
 
     # -- marker -------------------------------------------------------------------------------
 
@@ -67,47 +76,72 @@ class SftpTarget(Target):
     def write_marker(self, marker: Marker) -> None:
         with self.sessions.sftp(f"initialising {self._show(b'')}") as sftp:
             self._make_root(sftp)
-            temp = self._upload(sftp, b"", [marker.to_bytes()], None)
-            self._rename(sftp, temp, self._path(MARKER))
+            self._store(sftp, b"", [marker.to_bytes()], None, MARKER)
         self.expect_marker(marker.marker_id)
 
     # -- data ---------------------------------------------------------------------------------
 
-    def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> None:
+    def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None
+            ) -> bool | None:
         key = check_key(key)
         self.require_proven()
-        folder, name = _split(key)
+        folder, _name = _split(key)
+        keep = _check_version_key(keep_previous_as) if keep_previous_as is not None else None
         with self.sessions.sftp(f"writing a replica to {self.sessions.where}", path=key) as sftp:
             self._ensure_dir(sftp, folder)
-            temp = self._upload(sftp, folder, self.throttle.chunks(chunks), mtime_ns)
-            try:
-                if keep_previous_as is not None:
-                    self._keep_previous(sftp, key, _check_version_key(keep_previous_as), temp)
-                self._rename(sftp, temp, self._path(key))
-            except BaseException:
-                _remove_quietly(sftp, temp)
-                raise
+            before_rename = (lambda temp: self._keep_previous(sftp, key, keep, temp)) if keep is not None else None
+            return self._store(sftp, folder, self.throttle.chunks(chunks), mtime_ns, key, before_rename)
 
-    def _upload(self, sftp: ExtSFTPClient, folder: bytes, chunks: Iterable[bytes], mtime_ns: int | None) -> bytes:
-        """Write a new temporary file in ``folder``, fsynced; return its path."""
+    def flush(self) -> None:
+        """Each put is durable by itself (fsync@openssh.com before its rename); a new batch checks its
+        folders afresh."""
+        self._sound_dirs = set()
+
+    def _store(self, sftp: ExtSFTPClient, folder: bytes, chunks: Iterable[bytes], mtime_ns: int | None,
+               key: bytes, before_rename=None) -> bool | None:
+        """A new temporary file in ``folder``: written, fsynced and read back through one handle, then
+        renamed to ``key``. True when the bytes read back are those sent; None when the server's
+        answers were too short to tell (checksum() decides then); bytes that differ raise before the
+        rename, so the final name never holds them."""
         temp = self._path(_join(folder, temp_name(self.temp_tag)))
+        if not sftp.offers(POSIX_RENAME):
+            raise TargetError(f"{self.sessions.where} does not offer {POSIX_RENAME}: no atomic replace")
         try:
-            handle = sftp.open(temp, "wbx")
+            handle = sftp.open_handle(temp, NEW_FILE)
         except FileNotFoundError:
             raise self._missing_root(sftp) from None
+        is_open = True
         try:
-            with handle:
-                handle.set_pipelined(True)
-                for chunk in chunks:
-                    handle.write(chunk)
-                if mtime_ns is not None:
-                    seconds = mtime_ns // 1_000_000_000  # SFTP v3 keeps whole seconds
-                    handle.utime((seconds, seconds))
-                self._fsync(sftp, handle)
+            pipe = Pipeline(sftp)
+            size, sent = write_all(pipe, handle, chunks)
+            if mtime_ns is not None:
+                times = SFTPAttributes()
+                times.st_atime = times.st_mtime = mtime_ns // 1_000_000_000  # SFTP v3 keeps whole seconds
+                pipe.send(CMD_FSETSTAT, handle, times)
+            self._send_fsync(pipe, handle)
+            back = ReadBack(pipe, handle, size, self.throttle.take)
+            pipe.drain()
+            if not back.short and back.digest.digest() != sent.digest():
+                raise TargetError("the bytes read back from the server differ from those sent", path=key)
+            if before_rename is not None:
+                before_rename(temp)
+            pipe.send(CMD_CLOSE, handle)
+            is_open = False
+            pipe.send(CMD_EXTENDED, POSIX_RENAME, temp, self._path(key))
+            pipe.drain()
         except BaseException:
+            if is_open:
+                _close_quietly(sftp, handle)
             _remove_quietly(sftp, temp)
             raise
-        return temp
+        return None if back.short else True
+
+    def _send_fsync(self, pipe: Pipeline, handle: bytes) -> None:
+        if pipe.sftp.offers(FSYNC):
+            pipe.send(CMD_EXTENDED, FSYNC, handle)
+        elif not self._warned_no_fsync:
+            self._warned_no_fsync = True
+            log.warning("target %s: the server does not offer %s; replicas are not fsynced", self.name, FSYNC)
 
     def _fsync(self, sftp: ExtSFTPClient, handle) -> None:
         if sftp.offers(FSYNC):
@@ -187,11 +221,11 @@ class SftpTarget(Target):
             size = _regular(sftp, path, key)
             if size is None:
                 raise FileNotFoundError(f"{self._show(key)} is not on {self.name}")
-            with sftp.open(path, "rb") as handle:
-                handle.prefetch(size)
-                while chunk := handle.read(CHUNK):
-                    self.throttle.take(len(chunk))
-                    yield chunk
+            handle = sftp.open_handle(path, SFTP_FLAG_READ)
+            try:
+                yield from read_stream(sftp, handle, size, self.throttle.take)
+            finally:
+                _close_quietly(sftp, handle)
 
     def list_keys(self) -> Iterator[bytes]:
         with self.sessions.sftp("listing the replica") as sftp:
@@ -261,10 +295,14 @@ class SftpTarget(Target):
                     _mkdir(sftp, path)
 
     def _ensure_dir(self, sftp: ExtSFTPClient, folder: bytes) -> None:
-        """Create ``folder`` under the root one component at a time, refusing symlinks and files."""
+        """Create ``folder`` under the root one component at a time, refusing symlinks and files; a
+        folder already found sound in this batch is not asked about again."""
         rel = b""
+        sound = self._sound_dirs
         for part in folder.split(b"/") if folder else []:
             rel = _join(rel, part)
+            if rel in sound:
+                continue
             attrs = _lstat(sftp, self._path(rel))
             if attrs is None:
                 try:
@@ -276,8 +314,10 @@ class SftpTarget(Target):
                 raise TargetError("a symlink in the replica tree (refused: never written through)", path=rel)
             if not stat.S_ISDIR(attrs.st_mode):
                 raise TargetError("a file in the replica tree stands where a folder must go", path=rel)
+            sound.add(rel)
 
     def _missing_root(self, sftp: ExtSFTPClient) -> Exception:
+        self._sound_dirs = set()
         if _lstat(sftp, self.root) is None:
             return TargetDown(f"target root {self._show(b'')} does not exist")
         return TargetError(f"{self._show(b'')}: a folder vanished while writing")
@@ -335,10 +375,12 @@ def _same_bytes(sftp: ExtSFTPClient, a: bytes, b: bytes, key: bytes) -> bool:
     digests = []
     for path in (a, b):
         digest = hashlib.sha256()
-        with sftp.open(path, "rb") as handle:
-            handle.prefetch(size_a)
-            while chunk := handle.read(CHUNK):
+        handle = sftp.open_handle(path, SFTP_FLAG_READ)
+        try:
+            for chunk in read_stream(sftp, handle, size_a, lambda _n: None):
                 digest.update(chunk)
+        finally:
+            _close_quietly(sftp, handle)
         digests.append(digest.digest())
     return digests[0] == digests[1]
 
@@ -360,6 +402,13 @@ def _ends_with_newline(sftp: ExtSFTPClient, path: bytes) -> bool:
     with sftp.open(path, "rb") as handle:
         handle.seek(size - 1)
         return handle.read(1) == b"\n"
+
+
+def _close_quietly(sftp: ExtSFTPClient, handle: bytes) -> None:
+    try:
+        sftp._request(CMD_CLOSE, handle)
+    except Exception:  # the link may be gone; the server closes its handles with the channel
+        log.debug("could not close a handle", exc_info=True)
 
 
 def _remove_quietly(sftp: ExtSFTPClient, path: bytes) -> None:
