@@ -7,8 +7,6 @@ working directory and a config copied with its ``var/`` keeps pointing at it.
 from __future__ import annotations
 
 import os
-import re
-import socket
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from common.configtypes import NAME, Duration, Name, Section, Size
 from common.yamlfile import load_mapping
+from journal.records import default_node
 from monitor.settings import AlertsConfig, MonitorConfig
 from replication.factory import BACKENDS, TargetConfig, resolve_paths
 from replication.local.config import LocalTargetConfig
@@ -122,7 +121,7 @@ class Config(Section):
     @property
     def node_name(self) -> str:
         """``node``, or the hostname made into a valid name."""
-        return self.node or re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname()).strip(".-_")[:63] or "jaga"
+        return self.node or default_node()
 
     def target(self, name: str) -> TargetConfig:
         for target in self.targets:

@@ -24,8 +24,8 @@ from jaga.systemd import Notifier
 from jaga.web import WebServer
 from jaga.web.health import STALL_LIMIT
 from jaga.web.webconfig import WebSecurity, web_security
-from jaga.writer import HEARTBEAT, incarnation
-from journal import Journal, JournalBusy, JournalError
+from jaga.writer import HEARTBEAT, incarnation, open_journal
+from journal import JournalBusy, JournalError
 from journal.records import ScrubRecord
 from monitor.service import Monitor
 from replication.factory import build_target
@@ -50,7 +50,7 @@ class Daemon:
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
         self.notifier = notifier or Notifier()
-        self.journal = Journal(config.journal.url)
+        self.journal = open_journal(config)
         self.me = incarnation(config, command)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.clock = ClockWatch()

@@ -21,3 +21,12 @@ def writer_state(node: NodeRecord, now: float | None = None) -> str:
     if node.stopped_at is not None:
         return "stopped"
     return "running" if now - node.heartbeat_at < SILENT else "silent"
+
+
+def open_journal(config):
+    """The journal as this config's node sees it: its own files, its own and the fleet's shared targets."""
+    from journal import Journal
+
+    journal = Journal(config.journal.url, node=config.node_name)
+    journal.share_targets(t.name for t in config.targets if getattr(t, "shared", False))
+    return journal

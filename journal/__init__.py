@@ -11,7 +11,7 @@ from journal.alerts import AlertLog
 from journal.engine import JournalError
 from journal.history import History
 from journal.ingest import IngestRecords
-from journal.nodes import NodeRegistry
+from journal.nodes import NodeInUse, NodeRegistry
 from journal.queue import ReplicaQueue
 from journal.reports import Reports
 from journal.scrubs import ScrubLog
@@ -25,4 +25,4 @@ class Journal(NodeRegistry, TargetRegistry, IngestRecords, ReplicaQueue, History
     """Durable record of file versions and replicas. Thread-safe: each call uses its own session."""
 
 
-__all__ = ["Journal", "JournalBusy", "JournalError"]
+__all__ = ["Journal", "JournalBusy", "JournalError", "NodeInUse"]

@@ -1,4 +1,6 @@
-"""Alert history: which alerts fire now and what each one's life was (monitor.alerts decides)."""
+"""Alert history: which alerts fire now and what each one's life was (monitor.alerts decides).
+
+Alerts are a node's own: two servers with the same disk names or targets never resolve each other's."""
 
 from __future__ import annotations
 
@@ -14,23 +16,25 @@ from journal.records import FIRING, AlertRecord
 class AlertLog(Database):
     def firing_alerts(self, prefix: str = "") -> dict[str, AlertRecord]:
         """key → record of every firing alert whose key starts with ``prefix``, oldest first."""
-        query = select(Alert).where(Alert.state == FIRING, Alert.key.startswith(prefix, autoescape=True))
+        query = select(Alert).where(Alert.node == self.node, Alert.state == FIRING,
+                                    Alert.key.startswith(prefix, autoescape=True))
         with self.reading() as session:
             return {row.key: _record(row) for row in session.scalars(query.order_by(Alert.started_at))}
 
     def alert_history(self, key: str) -> list[AlertRecord]:
         with self.reading() as session:
-            rows = session.scalars(select(Alert).where(Alert.key == key).order_by(Alert.id))
+            rows = session.scalars(select(Alert).where(Alert.node == self.node, Alert.key == key).order_by(Alert.id))
             return [_record(row) for row in rows]
 
     def open_alert(self, record: AlertRecord) -> None:
         with self.session() as session:
-            session.add(Alert(**asdict(record)))
+            session.add(Alert(node=self.node, **asdict(record)))
 
     def update_alert(self, key: str, **values) -> None:
         """Change the firing alert ``key`` (severity, summary, last_notified_at, state, resolved_at)."""
         with self.session() as session:
-            row = session.scalars(select(Alert).where(Alert.key == key, Alert.state == FIRING)).first()
+            row = session.scalars(select(Alert).where(Alert.node == self.node, Alert.key == key,
+                                                      Alert.state == FIRING)).first()
             if row is not None:
                 for name, value in values.items():
                     setattr(row, name, value)

@@ -17,6 +17,7 @@ from sqlalchemy.sql import Select
 
 from journal import migrate
 from journal.models import Heartbeat
+from journal.records import default_node
 
 
 class JournalError(Exception):
@@ -55,12 +56,16 @@ def make_engine(url: str, writer: bool = True) -> Engine:
 class Database:
     """Sessions on the journal's database. Thread-safe: each call uses its own session.
 
+    ``node``: the server this process speaks for. Files, skips, node-local targets, scrubs, alerts and
+    SMART samples belong to a node; every query of them is scoped to it (a fleet shares one journal).
+
     Every write goes through ``session()``, every read through ``reading()`` or ``stream()``: on
     SQLite a read never takes the write lock, so a status page does not queue behind a commit.
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, node: str | None = None):
         self.url = url
+        self.node = node or default_node()  # whose part of a shared journal this one reads and writes
         self.engine = make_engine(url)
         self.reader = make_engine(url, writer=False) if url.startswith("sqlite") else self.engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -71,7 +76,10 @@ class Database:
 
     def migrate(self) -> None:
         with self._errors("migrate"):
-            migrate.upgrade(self.engine)
+            try:
+                migrate.upgrade(self.engine)
+            except migrate.SchemaTooNew as exc:
+                raise JournalError(str(exc)) from None
 
     def close(self) -> None:
         self.engine.dispose()

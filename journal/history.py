@@ -25,7 +25,7 @@ CHUNK = 500
 class History(Database):
     def has_files(self) -> bool:
         with self.reading() as session:
-            return session.execute(select(FileRow.id).limit(1)).first() is not None
+            return session.execute(select(FileRow.id).where(FileRow.node == self.node).limit(1)).first() is not None
 
     def adopt_target(self, target: str, marker_id: str, known: Iterable[KnownVersion]) -> AdoptReport:
         """Record ``target`` (if new) and every version its manifest lists, in one transaction: the
@@ -33,15 +33,16 @@ class History(Database):
         report = AdoptReport(target)
         grouped = _grouped(known, report)
         with self.session() as session:
-            if session.get(TargetRow, target) is None:
-                session.add(TargetRow(name=target, marker_id=marker_id, initialised_at=time.time()))
+            if session.get(TargetRow, (self.target_owner(target), target)) is None:
+                session.add(TargetRow(node=self.target_owner(target), name=target, marker_id=marker_id,
+                                      initialised_at=time.time()))
                 session.flush()
             conn = session.connection()
             keys = list(grouped)
             for start in range(0, len(keys), CHUNK):
                 chunk = keys[start:start + CHUNK]
-                rows = _file_rows(conn, chunk)
-                _insert_files(conn, target, {k: grouped[k] for k in chunk if k not in rows}, report)
+                rows = _file_rows(conn, self.node, chunk)
+                _insert_files(conn, self.node, target, {k: grouped[k] for k in chunk if k not in rows}, report)
                 for key in chunk:
                     if key in rows:
                         _merge(conn, target, key, rows[key][0], rows[key][1], grouped[key], report)
@@ -60,13 +61,13 @@ def _grouped(known: Iterable[KnownVersion], report: AdoptReport) -> dict[tuple[s
     return grouped
 
 
-def _insert_files(conn, target: str, files: dict, report: AdoptReport) -> None:
+def _insert_files(conn, node: str, target: str, files: dict, report: AdoptReport) -> None:
     if not files:
         return
     table = FileRow.__table__
     newest = {key: numbers[max(numbers)] for key, numbers in files.items()}
     ids = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), [
-        {"watch": watch, "path": path, "current_version": v.number, "size": v.size, "mtime_ns": v.mtime_ns,
+        {"node": node, "watch": watch, "path": path, "current_version": v.number, "size": v.size, "mtime_ns": v.mtime_ns,
          "inode": None} for (watch, path), v in newest.items()]).all()
     report.files += len(ids)
     for (key, numbers), (file_id,) in zip(files.items(), ids):

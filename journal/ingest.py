@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 
 from journal.engine import Database
 from journal.models import FileRow, Replica, Skip, Version
@@ -19,7 +19,8 @@ class IngestRecords(Database):
         with self.reading() as session:
             rows = session.execute(select(FileRow.path, FileRow.size, FileRow.mtime_ns, FileRow.inode,
                                           FileRow.deleted_at)
-                                   .where(FileRow.watch == watch, FileRow.path.in_(paths)))
+                                   .where(FileRow.node == self.node, FileRow.watch == watch,
+                                          FileRow.path.in_(paths)))
             return {path: (size, mtime, inode) for path, size, mtime, inode, deleted in rows if deleted is None}
 
     def record_versions(self, observations: Iterable[Observation], targets: list[str]) -> list[Observation]:
@@ -34,11 +35,11 @@ class IngestRecords(Database):
             return []
         with self.session() as session:
             conn = session.connection()
-            known = _file_rows(conn, list(latest))
+            known = _file_rows(conn, self.node, list(latest))
             changed = [obs for key, obs in latest.items() if key not in known or _differs(known[key], obs)]
             if not changed:
                 return []
-            file_ids = _upsert_files(conn, changed, known)
+            file_ids = _upsert_files(conn, self.node, changed, known)
             version_ids = _insert_versions(conn, changed, file_ids, known)
             conn.execute(insert(Replica.__table__), [
                 {"version_id": vid, "target": t, "state": ReplicaState.PENDING, "attempts": 0,
@@ -49,10 +50,10 @@ class IngestRecords(Database):
     def record_skips(self, skips: Iterable[SkipRecord]) -> None:
         with self.session() as session:
             for skip in skips:
-                row = session.execute(select(Skip).where(Skip.watch == skip.watch, Skip.path == skip.path)
-                                      ).scalar_one_or_none()
+                row = session.execute(select(Skip).where(Skip.node == self.node, Skip.watch == skip.watch,
+                                                         Skip.path == skip.path)).scalar_one_or_none()
                 if row is None:
-                    session.add(Skip(watch=skip.watch, path=skip.path, reason=skip.reason,
+                    session.add(Skip(node=self.node, watch=skip.watch, path=skip.path, reason=skip.reason,
                                      detail=skip.detail, seen_at=skip.seen_at))
                 else:
                     row.reason, row.detail, row.seen_at = skip.reason, skip.detail, skip.seen_at
@@ -61,7 +62,8 @@ class IngestRecords(Database):
         """Paths not deleted under ``prefix`` (a folder, b"" for all), in path order after ``after``:
         one page of a walk over the journal that the (watch, path) index answers."""
         files = FileRow.__table__
-        query = select(files.c.path).where(files.c.watch == watch, files.c.deleted_at.is_(None))
+        query = select(files.c.path).where(files.c.node == self.node, files.c.watch == watch,
+                                           files.c.deleted_at.is_(None))
         if prefix:
             query = query.where(_below(files, prefix))
         if after is not None:
@@ -78,9 +80,10 @@ class IngestRecords(Database):
         files = FileRow.__table__
         with self.session() as session:
             conn = session.connection()
-            ids = [row[0] for row in _file_rows(conn, paths).values() if row[4] is None]
+            ids = [row[0] for row in _file_rows(conn, self.node, paths).values() if row[4] is None]
             for watch, folder in folders:
-                ids += conn.execute(select(files.c.id).where(files.c.watch == watch, files.c.deleted_at.is_(None),
+                ids += conn.execute(select(files.c.id).where(files.c.node == self.node, files.c.watch == watch,
+                                                             files.c.deleted_at.is_(None),
                                                              _below(files, folder))).scalars().all()
             for start in range(0, len(ids), CHUNK):
                 chunk = ids[start:start + CHUNK]
@@ -94,8 +97,9 @@ def _below(files, prefix: bytes):
     return (files.c.path >= prefix + b"/") & (files.c.path < prefix + b"0")
 
 
-def _file_rows(conn, keys: list[tuple[str, bytes]]) -> dict[tuple[str, bytes], tuple]:
-    """(watch, path) → (id, current_version, size, mtime_ns, deleted_at, inode), a chunk at a time."""
+def _file_rows(conn, node: str, keys: list[tuple[str, bytes]]) -> dict[tuple[str, bytes], tuple]:
+    """(watch, path) → (id, current_version, size, mtime_ns, deleted_at, inode) of ``node``'s files, a chunk
+    at a time."""
     files = FileRow.__table__
     found = {}
     by_watch: dict[str, list[bytes]] = {}
@@ -105,18 +109,19 @@ def _file_rows(conn, keys: list[tuple[str, bytes]]) -> dict[tuple[str, bytes], t
         for start in range(0, len(paths), CHUNK):
             rows = conn.execute(select(files.c.path, files.c.id, files.c.current_version, files.c.size,
                                        files.c.mtime_ns, files.c.deleted_at, files.c.inode)
-                                .where(files.c.watch == watch, files.c.path.in_(paths[start:start + CHUNK])))
+                                .where(files.c.node == node, files.c.watch == watch,
+                                       files.c.path.in_(paths[start:start + CHUNK])))
             found.update({(watch, row[0]): tuple(row[1:]) for row in rows})
     return found
 
 
-def _upsert_files(conn, changed: list[Observation], known: dict) -> dict[tuple[str, bytes], int]:
+def _upsert_files(conn, node: str, changed: list[Observation], known: dict) -> dict[tuple[str, bytes], int]:
     files = FileRow.__table__
     ids = {key: row[0] for key, row in known.items()}
     new = [obs for obs in changed if (obs.watch, obs.path) not in known]
     if new:
         rows = conn.execute(insert(files).returning(files.c.id, sort_by_parameter_order=True), [
-            {"watch": o.watch, "path": o.path, "current_version": 1, "size": o.size, "mtime_ns": o.mtime_ns,
+            {"node": node, "watch": o.watch, "path": o.path, "current_version": 1, "size": o.size, "mtime_ns": o.mtime_ns,
              "inode": o.inode} for o in new]).all()
         ids.update({(o.watch, o.path): row[0] for o, row in zip(new, rows)})
     old = [obs for obs in changed if (obs.watch, obs.path) in known]
@@ -141,10 +146,13 @@ def _insert_versions(conn, changed: list[Observation], file_ids: dict, known: di
 
 
 def _supersede_open(conn, file_ids: list[int]) -> None:
+    """Rows are locked in id order first (PostgreSQL), the order a batch of outcomes takes: no deadlocks."""
     replicas = Replica.__table__
     older = select(Version.__table__.c.id).where(Version.__table__.c.file_id.in_(file_ids)).scalar_subquery()
-    conn.execute(update(replicas)
-                 .where(replicas.c.version_id.in_(older), replicas.c.state.in_(ReplicaState.OPEN))
+    open_ones = and_(replicas.c.version_id.in_(older), replicas.c.state.in_(ReplicaState.OPEN))
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(replicas.c.id).where(open_ones).order_by(replicas.c.id).with_for_update())
+    conn.execute(update(replicas).where(open_ones)
                  .values(state=ReplicaState.SUPERSEDED, last_error="replaced by a newer version"))
 
 

@@ -14,10 +14,14 @@ class Base(DeclarativeBase):
     pass
 
 
+SHARED_TARGET = "*"  # targets.node of a target every node writes (a shared bucket)
+
+
 class TargetRow(Base):
     """A target the journal has met: its marker id proves later that the same target is mounted."""
 
     __tablename__ = "targets"
+    node: Mapped[str] = mapped_column(String(63), primary_key=True)  # its node, or SHARED_TARGET for all
     name: Mapped[str] = mapped_column(String(63), primary_key=True)
     marker_id: Mapped[str] = mapped_column(String(64))
     initialised_at: Mapped[float] = mapped_column(Float)
@@ -28,6 +32,7 @@ class FileRow(Base):
 
     __tablename__ = "files"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node: Mapped[str | None] = mapped_column(String(63), nullable=True)  # NULL: written before 0006
     watch: Mapped[str] = mapped_column(String(255))
     path: Mapped[bytes] = mapped_column(LargeBinary)
     current_version: Mapped[int] = mapped_column(Integer)
@@ -35,7 +40,7 @@ class FileRow(Base):
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     inode: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # a replaced file has a new one
     deleted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
-    __table_args__ = (UniqueConstraint("watch", "path", name="uq_files_watch_path"),)
+    __table_args__ = (UniqueConstraint("node", "watch", "path", name="uq_files_node_watch_path"),)
 
 
 class Version(Base):
@@ -77,12 +82,13 @@ class Skip(Base):
 
     __tablename__ = "skips"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node: Mapped[str | None] = mapped_column(String(63), nullable=True)  # NULL: written before 0006
     watch: Mapped[str] = mapped_column(String(255))
     path: Mapped[bytes] = mapped_column(LargeBinary)
     reason: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     seen_at: Mapped[float] = mapped_column(Float)
-    __table_args__ = (UniqueConstraint("watch", "path", name="uq_skips_watch_path"),)
+    __table_args__ = (UniqueConstraint("node", "watch", "path", name="uq_skips_node_watch_path"),)
 
 
 class SmartSample(Base):
@@ -90,6 +96,7 @@ class SmartSample(Base):
 
     __tablename__ = "smart_samples"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node: Mapped[str | None] = mapped_column(String(63), nullable=True)  # NULL: written before 0006
     device: Mapped[str] = mapped_column(String(255))
     polled_at: Mapped[float] = mapped_column(Float)
     attribute: Mapped[str] = mapped_column(String(128))
@@ -102,6 +109,7 @@ class Alert(Base):
 
     __tablename__ = "alerts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node: Mapped[str | None] = mapped_column(String(63), nullable=True)  # NULL: written before 0006
     key: Mapped[str] = mapped_column(String(255))
     alertname: Mapped[str] = mapped_column(String(128))
     severity: Mapped[str] = mapped_column(String(16))
@@ -119,6 +127,7 @@ class ScrubRun(Base):
 
     __tablename__ = "scrubs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node: Mapped[str | None] = mapped_column(String(63), nullable=True)  # NULL: written before 0006
     target: Mapped[str] = mapped_column(String(63))
     started_at: Mapped[float] = mapped_column(Float)
     finished_at: Mapped[float] = mapped_column(Float)

@@ -11,9 +11,21 @@ import time
 from sqlalchemy import select, update
 
 from journal.engine import Database, JournalError
-from journal.models import NodeRow
+from journal.models import Alert, FileRow, NodeRow, ScrubRun, Skip, SmartSample, TargetRow
 from journal.records import Incarnation, NodeRecord
 from journal.writerlock import JournalBusy, WriterLock, writer_lock
+
+LIVE = 15.0  # seconds: a node whose heartbeat is younger than this and that did not stop is running
+OWNED = (FileRow, Skip, ScrubRun, Alert, SmartSample)
+
+
+class NodeInUse(JournalBusy):
+    """Another server, still beating, runs under this node name (two configs that name the same node)."""
+
+    def __init__(self, node: str, row: NodeRow, age: float):
+        self.journal, self.holder = node, f"{row.host} (pid {row.pid})"
+        JournalError.__init__(self, f"node {node} is running on {row.host} (pid {row.pid}, heartbeat "
+                              f"{age:.0f} s ago): give this server its own `node:` in its config")
 
 
 class NodeRegistry(Database):
@@ -28,8 +40,17 @@ class NodeRegistry(Database):
         self._writer = lock
 
     def register_node(self, me: Incarnation) -> None:
-        """Record this boot as the node's current one (needs the writer lock and a migrated journal)."""
+        """Record this boot as the node's current one (needs the writer lock and a migrated journal), and
+        take what was written before nodes owned rows. NodeInUse when another host still beats under this
+        name: a writer lock is no proof against that on PostgreSQL, whose advisory locks a failover (or a
+        lost connection) drops while their holder runs on."""
         with self.session() as session:
+            row = session.get(NodeRow, me.node, with_for_update=True)
+            now = time.time()
+            if (row is not None and row.host != me.host and row.stopped_at is None
+                    and 0 <= now - row.heartbeat_at < LIVE):
+                raise NodeInUse(me.node, row, now - row.heartbeat_at)
+            _adopt_unowned(session, me.node)
             session.merge(NodeRow(name=me.node, boot_id=me.boot_id, host=me.host, pid=me.pid,
                                   command=me.command, version=me.version, started_at=me.started_at,
                                   heartbeat_at=time.time(), stopped_at=None))
@@ -88,3 +109,10 @@ class NodeRegistry(Database):
     def close(self) -> None:
         self.release_writer()
         super().close()
+
+
+def _adopt_unowned(session, node: str) -> None:
+    """Rows from before the journal knew nodes (one server's, schema 0005 or older) become ``node``'s."""
+    for model in OWNED:
+        session.execute(update(model).where(model.node.is_(None)).values(node=node))
+    session.execute(update(TargetRow).where(TargetRow.node == "").values(node=node))

@@ -26,7 +26,7 @@ class ReplicaQueue(Database):
         missing = (select(Version.id, literal(target), literal(ReplicaState.PENDING), literal(0), literal(0.0),
                           literal(now))
                    .join(FileRow, and_(FileRow.id == Version.file_id, FileRow.current_version == Version.number))
-                   .where(FileRow.deleted_at.is_(None),
+                   .where(FileRow.node == self.node, FileRow.deleted_at.is_(None),
                           ~select(Replica.id).where(Replica.version_id == Version.id,
                                                     Replica.target == target).exists()))
         with self.session() as session:
@@ -41,7 +41,7 @@ class ReplicaQueue(Database):
         keep = list(keep)
         with self.session() as session:
             query = update(Replica).where(Replica.target == target, Replica.state == ReplicaState.COPYING,
-                                          Replica.claimed_by.is_not_distinct_from(holder))
+                                          Replica.claimed_by.is_not_distinct_from(holder), owned_by(self.node))
             if keep:
                 query = query.where(Replica.id.not_in(keep))
             return session.execute(query.values(state=ReplicaState.PENDING, claimed_by=None)).rowcount or 0
@@ -52,7 +52,7 @@ class ReplicaQueue(Database):
         others = select(NodeRow.boot_id).where(NodeRow.name != node)
         with self.session() as session:
             result = session.execute(update(Replica).where(
-                Replica.state == ReplicaState.COPYING,
+                Replica.state == ReplicaState.COPYING, owned_by(node),
                 or_(Replica.claimed_by.is_(None),
                     and_(Replica.claimed_by != holder, Replica.claimed_by.not_in(others))))
                 .values(state=ReplicaState.PENDING, claimed_by=None))
@@ -66,7 +66,7 @@ class ReplicaQueue(Database):
         (they survive a restart); after the clock was stepped back they would wait the whole step."""
         now = time.time() if now is None else now
         with self.session() as session:
-            return _claim_in(session, target, limit, now, holder, horizon)
+            return _claim_in(session, self.node, target, limit, now, holder, horizon)
 
     def finish(self, outcomes: Iterable[Outcome], now: float | None = None,
                claim: tuple[str, int] | None = None, holder: str | None = None,
@@ -84,14 +84,15 @@ class ReplicaQueue(Database):
         outcomes = list(outcomes)
         with self.session() as session:
             _finish_in(session, outcomes, now, holder)
-            return _claim_in(session, *claim, now, holder, horizon) if claim else []
+            return _claim_in(session, self.node, *claim, now, holder, horizon) if claim else []
 
     def expedite(self, target: str, now: float | None = None) -> int:
         """A target that works again: everything waiting out a backoff on it is due now."""
         now = time.time() if now is None else now
         with self.session() as session:
             result = session.execute(update(Replica).where(
-                Replica.target == target, Replica.state == ReplicaState.FAILED, Replica.next_attempt_at > now)
+                Replica.target == target, Replica.state == ReplicaState.FAILED, Replica.next_attempt_at > now,
+                owned_by(self.node))
                 .values(next_attempt_at=now))
             return result.rowcount or 0
 
@@ -99,8 +100,8 @@ class ReplicaQueue(Database):
         """When the earliest waiting replica of ``target`` becomes due (None: nothing waits)."""
         with self.reading() as session:
             return session.execute(select(func.min(Replica.next_attempt_at)).where(
-                Replica.target == target,
-                Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)))).scalar()
+                Replica.target == target, Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)),
+                owned_by(self.node))).scalar()
 
     def requeue(self, target: str, watch: str, path: bytes, number: int, error: str) -> bool:
         """Verification found this replica missing or corrupt: copy it again if its source still matches."""
@@ -108,7 +109,8 @@ class ReplicaQueue(Database):
             replica = session.execute(
                 select(Replica).join(Version, Version.id == Replica.version_id)
                 .join(FileRow, FileRow.id == Version.file_id)
-                .where(Replica.target == target, FileRow.watch == watch, FileRow.path == path,
+                .where(Replica.target == target, FileRow.node == self.node, FileRow.watch == watch,
+                       FileRow.path == path,
                        Version.number == number)).scalar_one_or_none()
             if replica is None:
                 return False
@@ -116,17 +118,28 @@ class ReplicaQueue(Database):
             return True
 
 
-def _claim_in(session: Session, target: str, limit: int, now: float, holder: str | None,
+def owned_by(node: str):
+    """Replicas of ``node``'s files: only the server that holds a file's source can copy it."""
+    return Replica.version_id.in_(select(Version.id).join(FileRow, FileRow.id == Version.file_id)
+                                  .where(FileRow.node == node))
+
+
+def _claim_in(session: Session, node: str, target: str, limit: int, now: float, holder: str | None,
               horizon: float | None) -> list[Job]:
+    """On PostgreSQL the rows are locked as they are picked and rows another transaction holds are passed
+    over (``FOR UPDATE SKIP LOCKED``): two claimants never take the same replica, nor wait for each other."""
     if limit <= 0:
         return []
     due = Replica.next_attempt_at <= now
     if horizon is not None:
         due = or_(due, Replica.next_attempt_at > now + horizon)
     ids = session.execute(
-        select(Replica.id)
-        .where(Replica.target == target, Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)), due)
-        .order_by(Replica.next_attempt_at, Replica.id).limit(limit)).scalars().all()
+        select(Replica.id).join(Version, Version.id == Replica.version_id)
+        .join(FileRow, FileRow.id == Version.file_id)
+        .where(Replica.target == target, Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)), due,
+               FileRow.node == node)
+        .order_by(Replica.next_attempt_at, Replica.id).limit(limit)
+        .with_for_update(skip_locked=True, of=Replica)).scalars().all()
     if not ids:
         return []
     session.execute(update(Replica).where(Replica.id.in_(ids))
@@ -163,6 +176,7 @@ def _previous_verified(session: Session, target: str, files: list[tuple[int, int
 
 def _finish_in(session: Session, outcomes: list[Outcome], now: float, holder: str | None) -> None:
     replicas, versions = Replica.__table__, Version.__table__
+    outcomes = sorted(outcomes, key=lambda o: o.job.replica_id)  # one lock order: no deadlocks
     rows = [dict(_finish_values(outcome, now), b_holder=holder) for outcome in outcomes]
     if not rows:
         return

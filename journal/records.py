@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 import uuid
 from dataclasses import dataclass, field
+
+
+def default_node() -> str:
+    """The node name of a server whose config names none: its hostname, made into a valid name."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname()).strip(".-_")[:63] or "jaga"
 
 
 class ReplicaState:

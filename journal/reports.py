@@ -8,19 +8,22 @@ from sqlalchemy import case, func, select
 
 from journal.engine import Database
 from journal.models import FileRow, Replica, Skip, Version
+from journal.queue import owned_by
 from journal.records import ReplicaState, TargetCounts
 
 
 class Reports(Database):
-    def target_counts(self, target: str, include_verified: bool = True) -> TargetCounts:
-        """Open counts use the (target, state) index, so they cost the backlog, not the journal."""
+    def target_counts(self, target: str, include_verified: bool = True, node: str | None = None) -> TargetCounts:
+        """Open counts use the (target, state) index, so they cost the backlog, not the journal.
+        ``node``: whose replicas (default this node's)."""
+        mine = owned_by(node or self.node)
         with self.reading() as session:
             def count(*states: str) -> int:
                 return session.execute(select(func.count()).select_from(Replica).where(
-                    Replica.target == target, Replica.state.in_(states))).scalar() or 0
+                    Replica.target == target, Replica.state.in_(states), mine)).scalar() or 0
 
             oldest = session.execute(select(func.min(Replica.created_at)).where(
-                Replica.target == target, Replica.state.in_(ReplicaState.OPEN))).scalar()
+                Replica.target == target, Replica.state.in_(ReplicaState.OPEN), mine)).scalar()
             return TargetCounts(
                 verified=count(ReplicaState.VERIFIED) if include_verified else -1,
                 pending=count(ReplicaState.PENDING, ReplicaState.COPYING),
@@ -31,12 +34,13 @@ class Reports(Database):
         """(files, bytes) of the newest version of every file that still exists on the primary."""
         with self.reading() as session:
             files, size = session.execute(select(func.count(), func.coalesce(func.sum(FileRow.size), 0))
-                                          .where(FileRow.deleted_at.is_(None))).one()
+                                          .where(FileRow.node == self.node, FileRow.deleted_at.is_(None))).one()
             return int(files), int(size)
 
     def skip_counts(self) -> dict[str, int]:
         with self.reading() as session:
-            return dict(session.execute(select(Skip.reason, func.count()).group_by(Skip.reason)).all())
+            return dict(session.execute(select(Skip.reason, func.count()).where(Skip.node == self.node)
+                                        .group_by(Skip.reason)).all())
 
     def intake(self, since: float | None, until: float | None) -> Iterator[tuple[str, bytes, int, int, float, bool]]:
         """(watch, path, version number, size, completed_at, verified on every target) per version."""
@@ -44,6 +48,7 @@ class Reports(Database):
         query = (select(FileRow.watch, FileRow.path, Version.number, Version.size, Version.completed_at,
                         verified == func.count(Replica.id))
                  .join(Version, Version.file_id == FileRow.id).join(Replica, Replica.version_id == Version.id)
+                 .where(FileRow.node == self.node)
                  .group_by(Version.id, FileRow.watch, FileRow.path, Version.number, Version.size,
                            Version.completed_at)
                  .order_by(Version.completed_at))
@@ -59,7 +64,8 @@ class Reports(Database):
         query = (select(FileRow.id, FileRow.watch, FileRow.path, Version.number, Version.sha256, Version.size,
                         Version.mtime_ns, FileRow.deleted_at.is_not(None))
                  .join(Version, Version.file_id == FileRow.id).join(Replica, Replica.version_id == Version.id)
-                 .where(Replica.target == target, Replica.state == ReplicaState.VERIFIED)
+                 .where(FileRow.node == self.node, Replica.target == target,
+                        Replica.state == ReplicaState.VERIFIED)
                  .order_by(FileRow.id, Version.number))
         last = None
         for row in self.stream(query, 2000):

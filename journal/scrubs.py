@@ -14,11 +14,11 @@ from journal.records import ScrubRecord
 class ScrubLog(Database):
     def record_scrub(self, record: ScrubRecord) -> None:
         with self.session() as session:
-            session.add(ScrubRun(**asdict(record)))
+            session.add(ScrubRun(node=self.node, **asdict(record)))
 
     def last_scrub(self, target: str) -> ScrubRecord | None:
         with self.reading() as session:
-            row = session.execute(select(ScrubRun).where(ScrubRun.target == target)
+            row = session.execute(select(ScrubRun).where(ScrubRun.node == self.node, ScrubRun.target == target)
                                   .order_by(ScrubRun.finished_at.desc()).limit(1)).scalar_one_or_none()
             if row is None:
                 return None

@@ -11,7 +11,7 @@ from journal.records import FIRING, AlertRecord, Observation, Outcome, ReplicaSt
 
 @pytest.fixture
 def journal(journal_url):
-    journal = Journal(journal_url)
+    journal = Journal(journal_url, node="srv-a")
     journal.migrate()
     yield journal
     journal.close()

@@ -16,11 +16,11 @@ def register(subparsers, common) -> None:
 
 
 def run(config, args) -> int:
-    from journal import Journal
+    from jaga.writer import open_journal
     from replication.factory import build_target
     from replication.readiness import initialise
     target = build_target(config.target(args.name))
-    journal = Journal(config.journal.url)
+    journal = open_journal(config)
     try:
         journal.migrate()
         marker = initialise(target, journal, force=args.force, watches={w.label for w in config.watch})

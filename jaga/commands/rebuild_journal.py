@@ -24,13 +24,14 @@ def register(subparsers, common) -> None:
 
 def run(config, args) -> int:
     from jaga.writer import incarnation
-    from journal import Journal, JournalBusy
+    from jaga.writer import open_journal
+    from journal import JournalBusy
     from replication.factory import build_target
     from replication.rebuild import adopt
     from replication.target import TargetDown, TargetError
     target_config = config.target(args.source)
     target = build_target(target_config)
-    journal = Journal(config.journal.url)
+    journal = open_journal(config)
     try:
         journal.lock_writer(incarnation(config, "rebuild-journal"))
     except JournalBusy as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 from ingest.report import build_report, totals
 from jaga.commands import OK, UsageError, add_command
 from jaga.commands.dates import HELP, parse_moment
-from journal import Journal
+from jaga.writer import open_journal
 
 
 def register(subparsers, common) -> None:
@@ -43,7 +43,7 @@ def run(config, args) -> int:
     if args.sep is not None and len(args.sep) != 1:
         raise UsageError(f"--sep {args.sep!r}: one character, e.g. ';'")
     since, until = parse_moment(args.since, "--since"), parse_moment(args.until, "--until", end_of_day=True)
-    journal = Journal(config.journal.url)
+    journal = open_journal(config)
     journal.migrate()
     try:
         rows = build_report(journal, args.by, since, until)

@@ -79,8 +79,9 @@ def _lock_if_watched(config, dest: bytes):
     if not any(_overlaps(dest, os.fsencode(watch.path)) for watch in config.watch):
         return None
     from jaga.writer import incarnation
-    from journal import Journal, JournalBusy, JournalError
-    journal = Journal(config.journal.url)
+    from jaga.writer import open_journal
+    from journal import JournalBusy, JournalError
+    journal = open_journal(config)
     try:
         journal.lock_writer(incarnation(config, "restore"))
         return journal

@@ -16,8 +16,8 @@ def register(subparsers, common) -> None:
 
 
 def run(config, args) -> int:
-    from journal import Journal
-    journal = Journal(config.journal.url)
+    from jaga.writer import open_journal
+    journal = open_journal(config)
     try:
         journal.migrate()
         doc = show_status(config, journal, args.json)

@@ -33,10 +33,11 @@ def register(subparsers, common) -> None:
 
 def run(config, args) -> int:
     from jaga.writer import incarnation
-    from journal import Journal, JournalBusy
+    from jaga.writer import open_journal
+    from journal import JournalBusy
     from replication.factory import build_target
     from replication.repair import repair
-    journal = Journal(config.journal.url)
+    journal = open_journal(config)
     if args.repair:  # a repair writes replicas: not while a daemon copies onto the same targets
         try:
             journal.lock_writer(incarnation(config, "verify"))
