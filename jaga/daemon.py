@@ -247,6 +247,8 @@ class Daemon:
         and the node's row still names this boot. Another process holding either stops this one."""
         try:
             state = self.journal.keep_writer_lock()
+            if state == "retaken":
+                self._journal_reconnected()
             if state != self._lock_state:
                 if state == "retaken":
                     log.warning("the journal connection holding the writer lock was lost; writer lock taken again")
@@ -259,6 +261,14 @@ class Daemon:
             self._give_up(str(exc))
         except JournalError as exc:
             log.warning("cannot record the node's heartbeat: %s", exc)
+
+    def _journal_reconnected(self) -> None:
+        """The journal came back on a new connection, maybe on a promoted standby that missed our last
+        commits (asynchronous replication): the tree is reconciled against it, and claims of ours that
+        no copy holds go back, so a lost commit costs a copy, never a file."""
+        for replicator in self.replicators.values():
+            replicator.journal_reconnected()
+        self.ingest.reconcile_in_background("journal reconnect")
 
     def _give_up(self, why: str) -> None:
         self.fatal = f"stopped writing: {why}"

@@ -99,6 +99,10 @@ class TargetReplicator:
                 self._record(done)
         self._finish_in_flight()
 
+    def journal_reconnected(self) -> None:
+        """The journal may have lost commits (a failover): claims no copy of ours holds go back."""
+        self._claims_uncertain = True
+
     # -- the loop -----------------------------------------------------------------------------
 
     def _run(self) -> None:
