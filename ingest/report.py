@@ -25,7 +25,9 @@ class IntakeRow:
         return self.new_files + self.revised_files
 
 
-def group_key(by: str, watch: str, path: bytes, completed_at: float) -> str:
+def group_key(by: str, node: str, watch: str, path: bytes, completed_at: float) -> str:
+    if by == "node":
+        return node
     if by == "day":
         return datetime.fromtimestamp(completed_at).date().isoformat()  # the office's local day
     if by == "watch":
@@ -35,9 +37,11 @@ def group_key(by: str, watch: str, path: bytes, completed_at: float) -> str:
 
 
 def build_report(journal: Journal, by: str, since: float | None, until: float | None) -> list[IntakeRow]:
+    """``by`` "node": every node of the fleet, one row each; otherwise this node's intake."""
     rows: dict[str, IntakeRow] = OrderedDict()
-    for watch, path, number, size, completed_at, everywhere in journal.intake(since, until):
-        key = group_key(by, watch, path, completed_at)
+    for node, watch, path, number, size, completed_at, everywhere in journal.intake(since, until,
+                                                                                    every_node=by == "node"):
+        key = group_key(by, node, watch, path, completed_at)
         row = rows.setdefault(key, IntakeRow(key))
         if number == 1:
             row.new_files += 1

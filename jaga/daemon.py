@@ -48,7 +48,7 @@ class Daemon:
                  notifier: Notifier | None = None, command: str = "run"):
         self.config = config
         self.registry = registry or CollectorRegistry()
-        self.metrics = Metrics(self.registry)
+        self.metrics = Metrics(self.registry, node=config.node_name)
         self.notifier = notifier or Notifier()
         self.journal = open_journal(config)
         self.me = incarnation(config, command)
@@ -355,8 +355,11 @@ class Daemon:
                 return
             age = max(0.0, now - counts.oldest_pending_at) if counts.oldest_pending_at else 0.0
             self.backlog[name] = (counts.pending + counts.failed, age)
-            self.metrics.pending.labels(target=name).set(counts.pending + counts.failed)
-            self.metrics.oldest_pending.labels(target=name).set(age)
+            self.metrics.backlog(name, counts.pending + counts.failed, age)
+        try:
+            self.metrics.fleet(self.journal.nodes(), now)
+        except JournalError as exc:
+            log.warning("cannot read the fleet's nodes: %s", exc)
 
     def replication_status(self) -> dict[str, dict]:
         """Per target: up, backlog, oldest pending age, error run (for alerts, /readyz, the page)."""

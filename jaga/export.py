@@ -12,10 +12,10 @@ from typing import TextIO
 from ingest.report import IntakeRow, totals
 
 HEADERS = {
-    "en": {"day": "day", "watch": "watch", "folder": "folder", "files": "files", "new": "new",
+    "en": {"day": "day", "node": "node", "watch": "watch", "folder": "folder", "files": "files", "new": "new",
            "revised": "revised", "bytes": "bytes", "safe": "verified_everywhere", "total": "total",
            "sheet": "Intake"},
-    "id": {"day": "tanggal", "watch": "folder pantauan", "folder": "folder", "files": "berkas", "new": "baru",
+    "id": {"day": "tanggal", "node": "server", "watch": "folder pantauan", "folder": "folder", "files": "berkas", "new": "baru",
            "revised": "revisi", "bytes": "byte", "safe": "aman di semua target", "total": "jumlah",
            "sheet": "Berkas masuk"},
 }

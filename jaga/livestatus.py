@@ -81,7 +81,7 @@ class DaemonStatus:
         now = time.time()
         midnight = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         today, week = [0, 0], [0, 0]
-        for _watch, _path, _number, _size, completed_at, everywhere in \
+        for _node, _watch, _path, _number, _size, completed_at, everywhere in \
                 self._daemon.journal.intake(now - 7 * 86400, None):
             for bucket, since in ((today, midnight), (week, now - 7 * 86400)):
                 if completed_at >= since:

@@ -10,8 +10,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 class Metrics:
     """Every series is updated where the event happens; a scrape reads memory, never the journal."""
 
-    def __init__(self, registry: CollectorRegistry):
+    def __init__(self, registry: CollectorRegistry, node: str = ""):
         self.registry = registry
+        self.node = node  # journal-derived series carry it: a fleet's sums count each node's backlog once
         self.files_ingested = Counter("jaga_files_ingested", "File versions recorded in the journal.",
                                       ["watch"], registry=registry)
         self.bytes_ingested = Counter("jaga_bytes_ingested", "Bytes of file versions recorded.",
@@ -40,11 +41,16 @@ class Metrics:
                                           ["target"], registry=registry)
         self.bytes_replicated = Counter("jaga_replicated_bytes", "Bytes written to targets and verified.",
                                         ["target"], registry=registry)
-        self.pending = Gauge("jaga_replication_pending_files", "Replicas not yet verified (backlog).",
-                             ["target"], registry=registry)
+        self.pending = Gauge("jaga_replication_pending_files", "This node's replicas not yet verified (backlog).",
+                             ["node", "target"], registry=registry)
         self.oldest_pending = Gauge("jaga_replication_oldest_pending_seconds",
-                                    "Age of the oldest replica not yet verified (0 when none).",
-                                    ["target"], registry=registry)
+                                    "Age of this node's oldest replica not yet verified (0 when none).",
+                                    ["node", "target"], registry=registry)
+        self.node_heartbeat_age = Gauge("jaga_node_heartbeat_age_seconds", "Seconds since each node sharing the "
+                                        "journal last beat, as the journal says (every node exports every "
+                                        "node: take max by node).", ["node"], registry=registry)
+        self.node_stopped = Gauge("jaga_node_stopped", "1 when the node's last run stopped cleanly, 0 while it "
+                                  "should be beating.", ["node"], registry=registry)
         self.latency = Histogram("jaga_replication_latency_seconds",
                                  "From a file being complete to its replica verified.", ["target"],
                                  buckets=LATENCY_BUCKETS, registry=registry)
@@ -64,8 +70,22 @@ class Metrics:
                 metric.labels(watch=watch)
         for target in targets:
             for metric in (self.replicas_verified, self.replication_errors, self.bytes_replicated,
-                           self.pending, self.oldest_pending, self.latency, self.target_up):
+                           self.latency, self.target_up):
                 metric.labels(target=target)
+            for metric in (self.pending, self.oldest_pending):
+                metric.labels(node=self.node, target=target)
+
+    def backlog(self, target: str, pending: int, oldest_age: float) -> None:
+        self.pending.labels(node=self.node, target=target).set(pending)
+        self.oldest_pending.labels(node=self.node, target=target).set(oldest_age)
+
+    def fleet(self, nodes, now: float) -> None:
+        """Each node's heartbeat age and whether it stopped; nodes gone from the journal disappear."""
+        self.node_heartbeat_age.clear()
+        self.node_stopped.clear()
+        for node in nodes:
+            self.node_heartbeat_age.labels(node=node.name).set(max(0.0, now - node.heartbeat_at))
+            self.node_stopped.labels(node=node.name).set(1 if node.stopped_at is not None else 0)
 
 
 class ListenerMetrics:

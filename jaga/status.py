@@ -48,6 +48,18 @@ def collect_status(config: Config, journal: Journal) -> dict:
                        for a in (record.to_json() for record in journal.firing_alerts().values())]}
 
 
+def collect_fleet(journal: Journal, now: float | None = None) -> list[dict]:
+    """Every node that shares the journal: who runs it, its heartbeat's age, its backlog per target."""
+    now = time.time() if now is None else now
+    backlog = journal.fleet_backlog()
+    return [{**node.to_json(), "state": writer_state(node, now),
+             "heartbeat_age_seconds": round(now - node.heartbeat_at, 1),
+             "backlog": {target: {"pending": counts.pending, "failed": counts.failed,
+                                  "oldest_pending_seconds": round(now - counts.oldest_pending_at, 3)}
+                         for target, counts in sorted(backlog.get(node.name, {}).items())}}
+            for node in journal.nodes()]
+
+
 def _writer(config: Config, journal: Journal, now: float) -> dict | None:
     """The process that holds (or last held) this node's writer lock, as its row in the journal says."""
     for node in journal.nodes():

@@ -30,6 +30,22 @@ class Reports(Database):
                 failed=count(ReplicaState.FAILED),
                 oldest_pending_at=oldest)
 
+    def fleet_backlog(self) -> dict[str, dict[str, TargetCounts]]:
+        """node → target → open counts, for every node with open replicas: the fleet's view in one query."""
+        open_ones = (select(FileRow.node, Replica.target, Replica.state, func.count(), func.min(Replica.created_at))
+                     .join(Version, Version.id == Replica.version_id).join(FileRow, FileRow.id == Version.file_id)
+                     .where(Replica.state.in_(ReplicaState.OPEN))
+                     .group_by(FileRow.node, Replica.target, Replica.state))
+        found: dict[str, dict[str, list]] = {}
+        with self.reading() as session:
+            for node, target, state, count, oldest in session.execute(open_ones):
+                entry = found.setdefault(node or "", {}).setdefault(target, [0, 0, None])
+                entry[1 if state == ReplicaState.FAILED else 0] += count
+                entry[2] = oldest if entry[2] is None else min(entry[2], oldest)
+        return {node: {target: TargetCounts(-1, pending, failed, oldest)
+                       for target, (pending, failed, oldest) in targets.items()}
+                for node, targets in found.items()}
+
     def totals(self) -> tuple[int, int]:
         """(files, bytes) of the newest version of every file that still exists on the primary."""
         with self.reading() as session:
@@ -42,16 +58,19 @@ class Reports(Database):
             return dict(session.execute(select(Skip.reason, func.count()).where(Skip.node == self.node)
                                         .group_by(Skip.reason)).all())
 
-    def intake(self, since: float | None, until: float | None) -> Iterator[tuple[str, bytes, int, int, float, bool]]:
-        """(watch, path, version number, size, completed_at, verified on every target) per version."""
+    def intake(self, since: float | None, until: float | None, every_node: bool = False
+               ) -> Iterator[tuple[str, str, bytes, int, int, float, bool]]:
+        """(node, watch, path, version number, size, completed_at, verified on every target) per version
+        of this node's files (``every_node``: of the whole fleet's)."""
         verified = func.sum(case((Replica.state == ReplicaState.VERIFIED, 1), else_=0))
-        query = (select(FileRow.watch, FileRow.path, Version.number, Version.size, Version.completed_at,
-                        verified == func.count(Replica.id))
+        query = (select(FileRow.node, FileRow.watch, FileRow.path, Version.number, Version.size,
+                        Version.completed_at, verified == func.count(Replica.id))
                  .join(Version, Version.file_id == FileRow.id).join(Replica, Replica.version_id == Version.id)
-                 .where(FileRow.node == self.node)
-                 .group_by(Version.id, FileRow.watch, FileRow.path, Version.number, Version.size,
+                 .group_by(Version.id, FileRow.node, FileRow.watch, FileRow.path, Version.number, Version.size,
                            Version.completed_at)
                  .order_by(Version.completed_at))
+        if not every_node:
+            query = query.where(FileRow.node == self.node)
         if since is not None:
             query = query.where(Version.completed_at >= since)
         if until is not None:

@@ -7,14 +7,14 @@ notifier page people for the same things under the same names.
 from __future__ import annotations
 
 from common.units import format_duration
-from journal.records import ScrubRecord
+from journal.records import NodeRecord, ScrubRecord
 from monitor.alerts import Condition
 from monitor.filesystems import FilesystemStat
 from monitor.report import DiskReport
 from monitor.settings import AlertsConfig, FilesystemConfig
 
 CRITICAL, WARNING = "critical", "warning"
-SCOPE_LABELS = {"disk": "device", "fs": "path", "target": "target", "scrub": "target"}
+SCOPE_LABELS = {"disk": "device", "fs": "path", "target": "target", "scrub": "target", "node": "node"}
 
 
 def subject_labels(key: str, alertname: str) -> dict[str, str]:
@@ -97,6 +97,20 @@ def target_conditions(status: dict[str, dict], config: AlertsConfig) -> list[Con
         if errors >= config.error_run:
             conditions.append(Condition(f"target:{name}:ReplicationErrors", "ReplicationErrors", WARNING, subject,
                                         f"{errors} replication errors in a row"))
+    return conditions
+
+
+def node_conditions(nodes: list[NodeRecord], me: str, limit: float, now: float) -> list[Condition]:
+    """Other nodes of the fleet that did not stop cleanly and have not beaten for ``limit``: nobody
+    replicates their uploads (the node itself cannot say so; the others read it from the journal)."""
+    conditions = []
+    for node in nodes:
+        age = now - node.heartbeat_at
+        if node.name == me or node.stopped_at is not None or age <= limit:
+            continue
+        conditions.append(Condition(f"node:{node.name}:NodeSilent", "NodeSilent", CRITICAL, f"node {node.name}",
+                                    f"node {node.name} ({node.host}) has not beaten for {format_duration(age)} "
+                                    "and did not stop: its uploads are not replicated"))
     return conditions
 
 

@@ -131,6 +131,8 @@ class Monitor:
     def evaluate_targets(self) -> None:
         status = self.replication_status()
         self.alerts.evaluate("target:", conditions.target_conditions(status, self.config.alerts))
+        self.alerts.evaluate("node:", conditions.node_conditions(self.journal.nodes(), self.journal.node,
+                                                                 self.config.alerts.node_silent, self.clock()))
         self._export_alerts()
         self.dispatcher.refresh(self.alerts.firing_notes())
 

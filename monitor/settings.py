@@ -92,6 +92,8 @@ class AlertsConfig(Section):
     repeat_interval: Duration = 4 * 3600.0
     backlog_age: Duration = Field(default=600.0, description="alert when the oldest pending replica is older")
     error_run: int = Field(default=5, ge=1, description="alert after this many replication errors in a row")
+    node_silent: Duration = Field(default=120.0, description="alert (NodeSilent) when another node sharing the "
+                                  "journal, not stopped, has not beaten for this long")
     evaluate_every: Duration = Field(default=30.0, description="how often target state is checked")
     notify_attempts: int = Field(default=4, ge=1, description="a failing notifier is tried this often")
     notify_backoff: Duration = Field(default=2.0, description="first retry delay, doubling")

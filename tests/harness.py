@@ -77,6 +77,12 @@ class Deployment:
         self.config_path.write_text(yaml.safe_dump(self.doc, sort_keys=False))
 
     @property
+    def node(self) -> str:
+        """The node this config runs as (its journal-derived metrics carry it)."""
+        from journal.records import default_node
+        return self.doc.get("node") or default_node()
+
+    @property
     def replica_data(self) -> Path:
         """Where replicas of this watch live: ``<target root>/<watch name>/``."""
         return self.replica / self.watch_name

@@ -34,7 +34,8 @@ def test_the_page_shows_targets_intake_and_readiness_in_a_real_browser(deploymen
     (deployment.base / "offsite" / ".jaga-target").unlink()  # the offsite disk falls off
     write_file(deployment.uploads / "hibah" / "late.pdf", b"late")
     wait_for(lambda: deployment.metric("jaga_target_up", target="offsite") == 0, message="offsite down")
-    wait_for(lambda: deployment.metric("jaga_replication_pending_files", target="offsite") == 1,
+    wait_for(lambda: deployment.metric("jaga_replication_pending_files", node=deployment.node,
+                                                         target="offsite") == 1,
              message="backlog on offsite")
 
     dom = chromium(tmp_path, f"http://127.0.0.1:{deployment.port}/", "--dump-dom")

@@ -1,5 +1,6 @@
 """Intake from the journal: new and revised files, bytes, and how many are verified on every target,
-per local day (the machine's time zone, or $TZ), watch or top-level folder, with a total. As a table, JSON, CSV (--sep ';' for a
+per local day (the machine's time zone, or $TZ), watch or top-level folder, with a total; or per node
+of a fleet that shares the journal. As a table, JSON, CSV (--sep ';' for a
 spreadsheet whose list separator is a semicolon, as in Indonesian ones) or an .xlsx workbook.
 """
 
@@ -23,8 +24,9 @@ def register(subparsers, common) -> None:
                          {OK: "the report is printed or written"})
     parser.add_argument("--since", metavar="DAY", help=f"from this day (its midnight) or time on: {HELP}")
     parser.add_argument("--until", metavar="DAY", help=f"up to this time, or to the end of this day: {HELP}")
-    parser.add_argument("--by", choices=["day", "watch", "folder"], default="day",
-                        help="one row per local day, watch or top-level folder (default day)")
+    parser.add_argument("--by", choices=["day", "watch", "folder", "node"], default="day",
+                        help="one row per local day, watch or top-level folder of this node, or per node of "
+                             "the fleet sharing the journal (default day)")
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON instead of a table")
     fmt.add_argument("--csv", action="store_true", help="print CSV instead of a table (the last row is the total)")

@@ -13,6 +13,8 @@ def register(subparsers, common) -> None:
     parser = add_command(subparsers, common, "status", run, "files, bytes and per-target state", __doc__,
                          {OK: "every target is up and no copy failed", PROBLEMS: "a target is down or has failed copies"})
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--fleet", action="store_true", help="every node sharing the journal: its state, "
+                        "heartbeat age and backlog per target (exit 1 when one is silent or has failed copies)")
 
 
 def run(config, args) -> int:
@@ -20,11 +22,35 @@ def run(config, args) -> int:
     journal = open_journal(config)
     try:
         journal.migrate()
+        if args.fleet:
+            return show_fleet(journal, args.json)
         doc = show_status(config, journal, args.json)
     finally:
         journal.close()
     healthy = all(t["up"] and t["failed"] == 0 for t in doc["targets"].values())
     return OK if healthy else PROBLEMS
+
+
+def show_fleet(journal, as_json: bool) -> int:
+    from jaga.status import collect_fleet
+    nodes = collect_fleet(journal)
+    if as_json:
+        print(json.dumps({"nodes": nodes}, indent=2))
+    else:
+        render_fleet(nodes)
+    healthy = all(n["state"] != "silent" and not any(b["failed"] for b in n["backlog"].values()) for n in nodes)
+    return OK if healthy else PROBLEMS
+
+
+def render_fleet(nodes: list[dict], console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    table = Table("node", "host", "state", "heartbeat", "version", "backlog (pending/failed per target)")
+    for n in nodes:
+        backlog = ", ".join(f"{t} {b['pending']}/{b['failed']}" for t, b in n["backlog"].items()) or "none"
+        table.add_row(n["name"], n["host"], n["state"], f"{n['heartbeat_age_seconds']:.0f}s ago", n["version"],
+                      backlog)
+    (console or Console()).print(table)
 
 
 def show_status(config, journal, as_json: bool) -> dict:

@@ -63,6 +63,10 @@ def test_three_nodes_on_one_journal_each_replicate_only_their_own_files(tmp_path
             for target in ("local", "cloud"):
                 assert (doc["targets"][target]["verified"], doc["targets"][target]["pending"],
                         doc["targets"][target]["failed"]) == (len(written[node.name]), 0, 0), (node.name, doc)
+        fleet = nodes[2].cli("status", "--fleet", "--json")
+        assert fleet.returncode == 0, fleet.stdout + fleet.stderr
+        assert {n["name"]: (n["state"], n["backlog"]) for n in json.loads(fleet.stdout)["nodes"]} == \
+            {name: ("running", {}) for name in NAMES}
         assert nodes[0].journal_rows("SELECT count(*) FROM files WHERE deleted_at IS NOT NULL") == [(0,)], \
             "a node marked files deleted"
         for node in nodes:

@@ -68,7 +68,7 @@ class RigDeployment(Deployment):
         return self.metric(name, **labels) or 0.0
 
     def pending_metric(self, target: str = "secondary") -> float:
-        return self.counter("jaga_replication_pending_files", target=target)
+        return self.counter("jaga_replication_pending_files", node=self.node, target=target)
 
     def open_replicas(self) -> int:
         return self.journal_rows("SELECT count(*) FROM replicas WHERE state IN ('pending','copying','failed')")[0][0]

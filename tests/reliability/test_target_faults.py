@@ -36,7 +36,8 @@ def test_full_target_piles_up_a_visible_backlog_that_drains_when_space_returns(r
     assert any("No space left" in e or "ENOSPC" in e for e in last_errors(d)), last_errors(d)
     status = d.status()["targets"]["secondary"]
     assert status["failed"] + status["pending"] >= 10 and status["up"], status
-    wait_for(lambda: (d.metric("jaga_replication_oldest_pending_seconds", target="secondary") or 0) > 0,
+    wait_for(lambda: (d.metric("jaga_replication_oldest_pending_seconds", node=d.node,
+                                                  target="secondary") or 0) > 0,
              timeout=30, message="the backlog's age in jaga_replication_oldest_pending_seconds")
     # while full, nothing the journal calls verified may differ from what the disk holds
     assert_verified_means_identical(d, {"secondary": d.replica})
