@@ -268,7 +268,7 @@ class Daemon:
         no copy holds go back, so a lost commit costs a copy, never a file."""
         for replicator in self.replicators.values():
             replicator.journal_reconnected()
-        self.ingest.reconcile_in_background("journal reconnect")
+        self.ingest.reconcile_in_background("journal_reconnect")
 
     def _give_up(self, why: str) -> None:
         self.fatal = f"stopped writing: {why}"

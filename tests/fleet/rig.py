@@ -22,10 +22,10 @@ class Node(Deployment):
         self.doc["journal"] = {"url": journal_url}
         self.doc["logging"] = {"level": "debug"}
         self.write_config()
-        self._engine = create_engine(journal_url, pool_size=1)
+        self._engine = create_engine(journal_url, pool_size=1, pool_pre_ping=True)
 
     def journal_rows(self, sql: str, params: dict | None = None) -> list[tuple]:
-        with self._engine.connect() as conn:
+        with self._engine.begin() as conn:
             return [tuple(row) for row in conn.execute(text(sql), params or {})]
 
     def own_verified(self) -> set[bytes]:
