@@ -57,7 +57,7 @@ TEXT = {
 ALERT_TITLES = {
     "en": {},
     "id": {
-        "DiskFailing": "Disk rusak", "DiskWarning": "Disk menunjukkan tanda bahaya",
+        "NodeSilent": "Server fleet tidak berdetak", "DiskFailing": "Disk rusak", "DiskWarning": "Disk menunjukkan tanda bahaya",
         "DiskUnknown": "Disk tidak menjawab SMART", "DiskCounterRising": "Penghitung galat disk naik",
         "SmartUnavailable": "SMART tidak tersedia", "FilesystemLow": "Ruang hampir habis",
         "FilesystemReadOnly": "Sistem berkas hanya-baca", "FilesystemFillingUp": "Ruang akan segera penuh",

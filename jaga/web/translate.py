@@ -88,10 +88,14 @@ PATTERNS: list[tuple[str, str]] = [
     (r"the scrub found (?P<m>.+) missing and (?P<c>.+) corrupt replica\(s\)",
      "pemeriksaan menemukan {m} replika hilang dan {c} replika rusak"),
     (r"run `jaga verify --target (?P<t>.+) --repair`", "jalankan `jaga verify --target {t} --repair`"),
+    (r"node (?P<n>\S+) \((?P<h>.+)\) has not beaten for (?P<t_dur>.+) and did not stop: its uploads are not "
+     r"replicated", "node {n} ({h}) tidak berdetak selama {t_dur} dan tidak berhenti dengan benar: unggahannya "
+     "tidak direplikasi"),
     # -- alert subjects --
     (r"SMART", "SMART"),
     (r"disk (?P<d>\S+) \((?P<m>.+), serial (?P<s>.+)\)", "disk {d} ({m}, nomor seri {s})"),
     (r"target (?P<t>\S+)", "target {t}"),
+    (r"node (?P<n>\S+)", "node {n}"),
     (r"(?P<p>.+) \((?P<l>[^,]+), on (?P<b>[^,]+), disk (?P<d>.+)\)", "{p} ({l}, di {b}, disk {d})"),
     (r"(?P<p>.+) \((?P<l>[^,]+), on (?P<b>[^,]+)\)", "{p} ({l}, di {b})"),
     # -- targets down (replication/) --
