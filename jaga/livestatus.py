@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from jaga.daemon import Daemon
 
 INTAKE_CACHE = 30.0   # seconds: the page refreshes every 15 s, the intake query reads a week
+FLEET_CACHE = 10.0    # seconds: nodes beat every 5 s
 JOURNAL_PROBE = 5.0   # seconds between real test writes, however often /readyz is asked
 
 
@@ -21,6 +22,7 @@ class DaemonStatus:
         self._daemon = daemon   # read at each call: a reload replaces its targets and config
         self._intake_cache: tuple[float, tuple] | None = None   # (monotonic when, value)
         self._journal_probe: tuple[float, str | None] = (float("-inf"), None)
+        self._fleet_cache: tuple[float, list] | None = None
 
     @property
     def language(self) -> str:
@@ -59,6 +61,21 @@ class DaemonStatus:
 
     def last_scrub(self, target: str) -> ScrubRecord | None:
         return self._daemon.journal.last_scrub(target)
+
+    def fleet_summary(self) -> list[dict]:
+        """Cached like the intake: the page refreshes every 15 s, every node reads the same rows."""
+        if self._fleet_cache and time.monotonic() - self._fleet_cache[0] < FLEET_CACHE:
+            return self._fleet_cache[1]
+        from jaga.status import collect_fleet
+        try:
+            nodes = [{"name": n["name"], "host": n["host"], "state": n["state"],
+                      "heartbeat_age_seconds": n["heartbeat_age_seconds"],
+                      "backlog": sum(b["pending"] + b["failed"] for b in n["backlog"].values())}
+                     for n in collect_fleet(self._daemon.journal)]
+        except JournalError:
+            return []
+        self._fleet_cache = (time.monotonic(), nodes)
+        return nodes
 
     def journal_problem(self) -> str | None:
         """Probed at most every JOURNAL_PROBE seconds, so a load balancer asking /readyz per request

@@ -28,6 +28,7 @@ class Status:
     watch: list = field(default_factory=list)
     scrubs: dict = field(default_factory=dict)
     coverage: list = field(default_factory=list)
+    fleet: list = field(default_factory=list)
 
     def heartbeat_age(self): return self.age
     def journal_problem(self): return self.problem
@@ -39,6 +40,7 @@ class Status:
     def coverage_summary(self): return self.coverage
     def intake_summary(self): return (3, 3), (7, 6)
     def last_scrub(self, target): return self.scrubs.get(target)
+    def fleet_summary(self): return self.fleet
 
 
 @pytest.fixture
@@ -87,3 +89,15 @@ def test_the_page_shows_a_damaging_scrub_in_the_configured_language(serve):
     row = page.split("data-target='secondary'")[1].split("</tr>")[0]
     assert "(5)" in row and "ada kerusakan" in row
     assert "id='intake-week'>7<" in page and "Siap menerima unggahan" in page
+
+
+def test_the_page_and_api_show_the_fleet_when_servers_share_the_journal(serve):
+    fleet = [{"name": "srv-a", "host": "a.example", "state": "running", "heartbeat_age_seconds": 2.0, "backlog": 0},
+             {"name": "srv-b", "host": "b.example", "state": "silent", "heartbeat_age_seconds": 600.0, "backlog": 7}]
+    fetch = serve(Status(fleet=fleet))
+    code, page = fetch("/")
+    assert code == 200
+    assert "data-node='srv-b' data-state='silent'" in page and ">silent<" in page and "10m" in page, page
+    assert json.loads(fetch("/api/status")[1])["fleet"] == fleet
+    alone = serve(Status(fleet=fleet[:1]))("/")[1]
+    assert "id='fleet'" not in alone, "a single server shows no fleet section"

@@ -32,4 +32,4 @@ def live_status(source: StatusSource) -> dict:
     """What only the running daemon knows: targets' live state, disks, filesystems, firing alerts."""
     return {"targets": source.replication_status(), "disks": source.disk_summary(),
             "filesystems": source.filesystem_summary(), "smart_coverage": source.coverage_summary(),
-            "alerts": source.firing_alerts()}
+            "alerts": source.firing_alerts(), "fleet": source.fleet_summary()}

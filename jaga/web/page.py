@@ -45,7 +45,8 @@ def render_status_page(source: StatusSource, notice: str | None = None, accept_l
         f"<h1>{t['all_good'] if good else t['attention']}</h1>",
         f"<p id='readiness'>{t['ready'] if ready_code == 200 else t['not_ready']}"
         + "".join(f" — {escape(r)}" for r in dict.fromkeys(attention)) + "</p></header><main>",
-        _notice(notice, t), _alerts(alerts, t), _targets(source, t), _intake(source, t), _disks(source, t),
+        _notice(notice, t), _alerts(alerts, t), _targets(source, t), _fleet(source, t), _intake(source, t),
+        _disks(source, t),
         _filesystems(source, t),
         f"<p class='muted'>{t['updated']} {t.moment(time.time())} · {t['refresh']}</p>",
         "</main></body></html>"]
@@ -97,6 +98,21 @@ def _targets(source: StatusSource, t: Words) -> str:
     head = (f"<tr><th>{t['target']}</th><th>{t['state']}</th><th>{t['pending']}</th><th>{t['oldest']}</th>"
             f"<th class='opt'>{t['last_scrub']}</th></tr>")
     return f"<section id='targets'><h2>{t['targets']}</h2><table>{head}{''.join(rows)}</table></section>"
+
+
+def _fleet(source: StatusSource, t: Words) -> str:
+    """The servers sharing the journal, when there are several: a silent one replicates nothing."""
+    nodes = source.fleet_summary()
+    if len(nodes) < 2:
+        return ""
+    badge = {"running": ("up", "running"), "silent": ("down", "silent"), "stopped": ("unknown", "stopped")}
+    rows = "".join(
+        f"<tr data-node='{escape(n['name'])}' data-state='{escape(n['state'])}'><td><b>{escape(n['name'])}</b>"
+        f"<br><span class='muted'>{escape(n['host'])}</span></td><td>{_badge(badge[n['state']][0], t[badge[n['state']][1]])}"
+        f"</td><td>{t.duration(format_duration(n['heartbeat_age_seconds']))}</td><td>{n['backlog']}</td></tr>"
+        for n in nodes)
+    head = f"<tr><th>{t['node']}</th><th>{t['state']}</th><th>{t['heartbeat']}</th><th>{t['pending']}</th></tr>"
+    return f"<section id='fleet'><h2>{t['fleet']}</h2><table>{head}{rows}</table></section>"
 
 
 def _scrub(source: StatusSource, name: str, t: Words) -> str:

@@ -41,3 +41,7 @@ class StatusSource(Protocol):
         """(files, safe on every target) for today and for the last 7 days."""
 
     def last_scrub(self, target: str) -> ScrubRecord | None: ...
+
+    def fleet_summary(self) -> list[dict]:
+        """Every node sharing the journal: name, host, state (running, silent, stopped), heartbeat age,
+        backlog (open replicas of its files); one entry for a single server."""

@@ -67,6 +67,8 @@ def test_three_nodes_on_one_journal_each_replicate_only_their_own_files(tmp_path
         assert fleet.returncode == 0, fleet.stdout + fleet.stderr
         assert {n["name"]: (n["state"], n["backlog"]) for n in json.loads(fleet.stdout)["nodes"]} == \
             {name: ("running", {}) for name in NAMES}
+        page_fleet = json.loads(nodes[0].http("/api/status")[1])["fleet"]
+        assert sorted(n["name"] for n in page_fleet) == list(NAMES)
         assert nodes[0].journal_rows("SELECT count(*) FROM files WHERE deleted_at IS NOT NULL") == [(0,)], \
             "a node marked files deleted"
         for node in nodes:
