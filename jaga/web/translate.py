@@ -91,6 +91,8 @@ PATTERNS: list[tuple[str, str]] = [
     (r"node (?P<n>\S+) \((?P<h>.+)\) has not beaten for (?P<t_dur>.+) and did not stop: its uploads are not "
      r"replicated", "node {n} ({h}) tidak berdetak selama {t_dur} dan tidak berhenti dengan benar: unggahannya "
      "tidak direplikasi"),
+    (r"stop jaga and run `jaga verify --target (?P<t>.+) --repair`",
+     "hentikan jaga lalu jalankan `jaga verify --target {t} --repair`"),
     # -- alert subjects --
     (r"SMART", "SMART"),
     (r"disk (?P<d>\S+) \((?P<m>.+), serial (?P<s>.+)\)", "disk {d} ({m}, nomor seri {s})"),
