@@ -43,22 +43,29 @@ class Node(Deployment):
         self._engine.dispose()
 
 
-def start_together(nodes: list[Node]) -> None:
-    """Every daemon started at the same instant (a barrier before each Popen), each then healthy."""
-    barrier, errors = threading.Barrier(len(nodes)), []
+def at_once(function, items: list, timeout: float = 90) -> list[Exception]:
+    """``function(item)`` for every item, each in its own thread, all let go at the same instant (a
+    barrier); the exceptions they raised."""
+    barrier, errors = threading.Barrier(len(items)), []
 
-    def start(node: Node) -> None:
+    def run(item) -> None:
         barrier.wait()
         try:
-            node.start()
-        except AssertionError as exc:
+            function(item)
+        except Exception as exc:  # noqa: BLE001 - collected for the caller's assertion
             errors.append(exc)
 
-    threads = [threading.Thread(target=start, args=(node,)) for node in nodes]
+    threads = [threading.Thread(target=run, args=(item,)) for item in items]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(90)
+        thread.join(timeout)
+    return errors
+
+
+def start_together(nodes: list[Node]) -> None:
+    """Every daemon started at the same instant (a barrier before each Popen), each then healthy."""
+    errors = at_once(Node.start, nodes)
     assert not errors, errors
 
 

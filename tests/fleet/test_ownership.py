@@ -3,7 +3,6 @@ deletes, backfills and resets only its own files; claims never overlap; old rows
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -12,6 +11,7 @@ from sqlalchemy import text
 from journal import Journal, JournalError, NodeInUse
 from journal.migrate import upgrade
 from journal.records import Incarnation, Outcome, ReplicaState
+from tests.fleet.rig import at_once
 from tests.test_journal import observe
 
 
@@ -78,21 +78,15 @@ def test_concurrent_claims_never_take_a_replica_twice(fleet, journal_url):
     a.record_versions([observe(f"f{i}".encode()) for i in range(400)], ["t"])
     claimants = [Journal(journal_url, node="srv-a") for _ in range(4)]
     taken: list[list[int]] = [[] for _ in claimants]
-    start = threading.Barrier(len(claimants))
 
     def drain(index: int) -> None:
-        start.wait()
         holder = f"{index:032d}"
         while jobs := claimants[index].claim("t", 7, holder=holder):
             taken[index].extend(job.replica_id for job in jobs)
             claimants[index].finish([Outcome(job, ReplicaState.VERIFIED, sha256="0" * 64) for job in jobs],
                                     holder=holder)
 
-    threads = [threading.Thread(target=drain, args=(i,)) for i in range(len(claimants))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    assert at_once(drain, list(range(len(claimants))), 120) == []
     for journal in claimants:
         journal.close()
     ids = [i for part in taken for i in part]
@@ -130,21 +124,7 @@ def test_migrations_started_at_the_same_instant_both_succeed(postgres):
     journals = [Journal(url, node=f"n{i}") for i in range(4)]
     for journal in journals:  # connected beforehand: the migrations, not the logins, start together
         journal.engine.connect().close()
-    errors: list[Exception] = []
-    start = threading.Barrier(len(journals))
-
-    def migrate(journal: Journal) -> None:
-        start.wait()
-        try:
-            journal.migrate()
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
-
-    threads = [threading.Thread(target=migrate, args=(j,)) for j in journals]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = at_once(Journal.migrate, journals, 60)
     for journal in journals:
         journal.close()
     assert errors == []
