@@ -119,9 +119,11 @@ class ReplicaQueue(Database):
 
 
 def owned_by(node: str):
-    """Replicas of ``node``'s files: only the server that holds a file's source can copy it."""
-    return Replica.version_id.in_(select(Version.id).join(FileRow, FileRow.id == Version.file_id)
-                                  .where(FileRow.node == node))
+    """Replicas of ``node``'s files: only the server that holds a file's source can copy it. Correlated
+    (two primary-key lookups per replica looked at), so a count or an update costs the rows its other
+    conditions pick through the (target, state) index, not every version the node ever had."""
+    return (select(Version.id).join(FileRow, FileRow.id == Version.file_id)
+            .where(Version.id == Replica.version_id, FileRow.node == node).correlate(Replica).exists())
 
 
 def _claim_in(session: Session, node: str, target: str, limit: int, now: float, holder: str | None,
