@@ -60,3 +60,33 @@ class PostgresCluster:
         subprocess.run(["runuser", "-u", "postgres", "--", f"{self.bin}/createdb", "-h", "127.0.0.1", "-p",
                         str(self.port), name], check=True, capture_output=True)
         return self.url(name)
+
+
+class StandbyCluster(PostgresCluster):
+    """A streaming standby of ``primary`` (pg_basebackup -R: asynchronous replication), promotable."""
+
+    def __init__(self, primary: PostgresCluster):
+        super().__init__()
+        self.primary = primary
+
+    def start(self) -> "StandbyCluster":
+        self._as_postgres(f"{self.bin}/pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port), "-U",
+                          "postgres", "-D", self.data, "-R", "-X", "stream")
+        self._as_postgres(f"{self.bin}/pg_ctl", "-D", self.data, "-l", os.path.join(self.base, "log"), "-w",
+                          "-o", f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base}", "start")
+        return self
+
+    def promote(self) -> None:
+        self._as_postgres(f"{self.bin}/pg_ctl", "-D", self.data, "-w", "promote")
+
+
+def crash(cluster: PostgresCluster) -> None:
+    """Stop at once, as a lost machine would (no shutdown checkpoint)."""
+    subprocess.run(["runuser", "-u", "postgres", "--", f"{cluster.bin}/pg_ctl", "-D", cluster.data, "-m",
+                    "immediate", "-w", "stop"], capture_output=True)
+
+
+def multi_host_url(database: str, *clusters: PostgresCluster) -> str:
+    """One URL for a primary and its standbys: libpq tries each and keeps the one that takes writes."""
+    hosts = "&".join(f"host=127.0.0.1:{c.port}" for c in clusters)
+    return f"postgresql+psycopg://postgres@/{database}?{hosts}&target_session_attrs=read-write"

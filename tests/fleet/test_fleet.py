@@ -11,6 +11,8 @@ import re
 import secrets
 from pathlib import Path
 
+import pytest
+
 from tests.fleet.rig import Node, Uploads, start_together, wait_all_verified
 from tests.harness import sha256_file, wait_for
 
@@ -123,3 +125,47 @@ def test_after_a_journal_reconnect_the_node_reconciles_what_a_lost_commit_droppe
         assert node.stop() == 0
     finally:
         node.close()
+
+
+def test_a_primary_failover_behind_a_multi_host_url_loses_no_file(tmp_path, moto_s3, s3_credentials):
+    """Two nodes on a primary with an asynchronous streaming standby, one URL naming both
+    (target_session_attrs=read-write). The primary dies mid-stream; the standby is promoted. Every
+    file of both nodes ends verified and byte-identical on its targets."""
+    from tests.postgres import PostgresCluster, StandbyCluster, crash, multi_host_url, unavailable_reason
+    if unavailable_reason():
+        pytest.skip(unavailable_reason())
+    primary = PostgresCluster().start()
+    standby = None
+    try:
+        primary.create_database("fleet")
+        standby = StandbyCluster(primary).start()
+        url = multi_host_url("fleet", primary, standby)
+        bucket = f"jaga-fleet-{secrets.token_hex(4)}"
+        nodes = [Node(tmp_path / name, name, url, moto_s3.target_config(
+            "cloud", s3_credentials, bucket=bucket, prefix=f"fleet/{name}/").model_dump(mode="json",
+                                                                                     exclude_none=True))
+                 for name in NAMES[:2]]
+        try:
+            start_together(nodes)
+            uploads = [Uploads(node, 24, seed) for seed, node in enumerate(nodes)]
+            for upload in uploads:
+                upload.start()
+            wait_for(lambda: all(len(node.own_verified()) >= 3 for node in nodes), timeout=60,
+                     message="both nodes replicating")
+            crash(primary)
+            standby.promote()
+            written = {node.name: upload.finish() for node, upload in zip(nodes, uploads)}
+            wait_all_verified(nodes, written, timeout=150)
+            for node in nodes:
+                assert_replicas_identical(node, written[node.name], tmp_path / f"restored-{node.name}")
+                assert node.process.poll() is None, f"{node.name} stopped: {node.log_tail()}"
+            for node in nodes:
+                assert node.stop() == 0
+            assert nodes[0].journal_rows("SELECT count(*) FROM replicas WHERE state = 'copying'") == [(0,)]
+        finally:
+            for node in nodes:
+                node.close()
+    finally:
+        for cluster in (standby, primary):
+            if cluster is not None:
+                cluster.stop()
