@@ -71,7 +71,7 @@ class StandbyCluster(PostgresCluster):
 
     def start(self) -> "StandbyCluster":
         self._as_postgres(f"{self.bin}/pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port), "-U",
-                          "postgres", "-D", self.data, "-R", "-X", "stream")
+                          "postgres", "-D", self.data, "-R", "-X", "stream", "-c", "fast")
         self._as_postgres(f"{self.bin}/pg_ctl", "-D", self.data, "-l", os.path.join(self.base, "log"), "-w",
                           "-o", f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base}", "start")
         return self
