@@ -175,12 +175,12 @@ class Daemon:
         except OSError as exc:
             raise StartupError(f"cannot listen on {self.config.metrics.listen} (metrics.listen): "
                                f"{exc.strerror or exc}") from None
-        self.web.start()
         log.info("metrics and status on %s://%s:%d/ (%s; at most %d connections at once)",
                  "https" if security.tls else "http", *self.web.address, security.describe(),
                  self.web.listener.limit)
-        if self.web.warning:
+        if self.web.warning:  # said before the first answer, so whoever sees /healthz can read it
             log.warning("%s", self.web.warning)
+        self.web.start()
 
     def stop(self) -> None:
         """Stop whatever started (also after a start-up that failed half-way): copies in flight finish
