@@ -116,3 +116,14 @@ def test_two_nodes_share_one_bucket_each_in_its_own_area_and_each_tree_restores_
         result = restorer.cli(*args)
         assert result.returncode == 0, result.stdout + result.stderr
         assert tree(restored) == contents[name]   # one watch: its folder is the tree's root
+
+
+def test_restore_of_another_nodes_tree_needs_a_shared_target(tmp_path):
+    """A node-local target holds this server's files only: naming another node is a usage error, not an
+    empty restore that looks like success."""
+    node = Deployment(tmp_path, extra={"node": "srv-a"})
+    result = node.cli("restore", "--from", "secondary", "--node", "srv-b", "--to", str(tmp_path / "out"))
+    assert result.returncode == 2 and "target secondary is not shared" in result.stderr, result.stderr
+    result = node.cli("restore", "--from", "secondary", "--node", "../srv-b", "--to", str(tmp_path / "out"))
+    assert result.returncode == 2 and "a node name is" in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()
