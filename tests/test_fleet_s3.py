@@ -30,7 +30,8 @@ def fleet(tmp_path, postgres, moto_s3, s3_credentials):
     journal = Journal(url)   # the schema first: two first migrations at once are the journal side's test
     journal.migrate()
     journal.close()
-    cloud = moto_s3.target_config("cloud", s3_credentials, shared=True).model_dump(mode="json", exclude_none=True)
+    cloud = moto_s3.target_config("cloud", s3_credentials, shared=True, timeout=30.0  # a loaded machine is no outage
+                                  ).model_dump(mode="json", exclude_none=True)
     nodes = {name: Deployment(tmp_path / name, targets=[cloud], watch_name=f"up-{name}",
                               extra={"node": name, "journal": {"url": url}}) for name in NODES}
     yield nodes, url, cloud
