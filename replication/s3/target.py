@@ -29,7 +29,8 @@ CHUNK = 1 << 20
 
 
 class S3Target(Target):
-    """Objects under ``s3://bucket/prefix/``; nothing is ever written outside that prefix."""
+    """Objects under ``s3://bucket/prefix/``; nothing is ever written outside that prefix. A shared one
+    (``shared: true``, built for a node) writes only its node's area there, and the fleet's one marker."""
 
     def __init__(self, config: S3TargetConfig, node: str | None = None):
         if config.shared and node is None:
