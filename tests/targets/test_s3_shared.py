@@ -173,3 +173,18 @@ def test_a_decision_whose_marker_never_followed_is_finished_but_a_used_bucket_is
 def _known():
     from journal.records import KnownVersion
     return KnownVersion("up", b"a.pdf", 1, 4, 1, "0" * 64, 1.0)
+
+
+def test_verify_of_a_shared_target_reads_only_the_own_area(fleet):
+    """The other node's files are neither "unexpected" here nor read: verify and scrub cost one node's share."""
+    import hashlib
+    from replication.verify import expected_from_manifest, verify_target
+    _config, targets = fleet
+    for name, target in targets.items():
+        data = name.encode() * 100
+        for i in range(3 if name == "srv-a" else 5):
+            key = f"up/{name}-{i}.pdf".encode()
+            target.put(key, [data], 1, None)
+            target.append_manifest([ManifestEntry(key, 1, len(data), hashlib.sha256(data).hexdigest(), 1, 1.0)])
+    report = verify_target(targets["srv-a"], expected_from_manifest(targets["srv-a"]))
+    assert (report.checked, report.missing, report.corrupt, report.unexpected) == (3, [], [], [])
