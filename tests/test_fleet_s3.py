@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from journal import Journal
-from tests.harness import Deployment, wait_for, write_file
+from tests.harness import Deployment, free_port, wait_for, write_file
 from tests.servers.fixtures import moto_s3, s3_credentials  # noqa: F401
 from tests.servers.moto_s3 import ACCESS_KEY, SECRET_KEY
 from tests.test_verify_restore import tree
@@ -128,3 +128,16 @@ def test_restore_of_another_nodes_tree_needs_a_shared_target(tmp_path):
     result = node.cli("restore", "--from", "secondary", "--node", "../srv-b", "--to", str(tmp_path / "out"))
     assert result.returncode == 2 and "a node name is" in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_documented_multi_host_journal_url_finds_the_live_primary(postgres):
+    """docs/fleet.md's URL form: hosts tried in order, a dead one skipped, only a read-write one taken."""
+    single = postgres.create_database("multihost" + secrets.token_hex(4))
+    url = single.replace("@127.0.0.1:%d/" % postgres.port, "@/") + (
+        f"?host=127.0.0.1:{free_port()}&host=127.0.0.1:{postgres.port}&target_session_attrs=read-write")
+    journal = Journal(url)
+    try:
+        journal.migrate()
+        assert journal.decide_target("cloud-" + secrets.token_hex(3), "m-1")[0] == "m-1"
+    finally:
+        journal.close()
