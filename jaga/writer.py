@@ -28,5 +28,5 @@ def open_journal(config):
     from journal import Journal
 
     journal = Journal(config.journal.url, node=config.node_name)
-    journal.share_targets(t.name for t in config.targets if getattr(t, "shared", False))
+    journal.share_targets(t.name for t in config.targets if t.shared)
     return journal

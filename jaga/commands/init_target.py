@@ -19,7 +19,7 @@ def run(config, args) -> int:
     from jaga.writer import open_journal
     from replication.factory import build_target
     from replication.readiness import initialise
-    target = build_target(config.target(args.name))
+    target = build_target(config.target(args.name), config.node_name)
     journal = open_journal(config)
     try:
         journal.migrate()
