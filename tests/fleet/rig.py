@@ -1,5 +1,5 @@
 """A fleet on this machine: daemons with identical configs apart from ``node`` (each its own upload
-folder and local target), one PostgreSQL journal, one S3 bucket."""
+folder and local target), one PostgreSQL journal, one shared S3 target."""
 
 from __future__ import annotations
 

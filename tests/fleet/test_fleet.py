@@ -1,4 +1,4 @@
-"""Three real daemons on one PostgreSQL journal and one S3 bucket, identical configs apart from `node`:
+"""Three real daemons on one PostgreSQL journal and one shared S3 target, identical configs apart from `node`:
 started at the same instant, files streaming into each, one SIGKILLed and restarted. Every file of
 every node is verified and byte-identical on its own local target and on S3; no node claims, resets,
 deletes or backfills another's files; `jaga status` is right per node."""
@@ -25,7 +25,7 @@ def fleet_nodes(tmp_path: Path, postgres, moto_s3, s3_credentials) -> list[Node]
     bucket = f"jaga-fleet-{secrets.token_hex(4)}"
     nodes = []
     for name in NAMES:
-        s3 = moto_s3.target_config("cloud", s3_credentials, bucket=bucket, prefix=f"fleet/{name}/")
+        s3 = moto_s3.target_config("cloud", s3_credentials, bucket=bucket, prefix="fleet/", shared=True)
         nodes.append(Node(tmp_path / name, name, url, s3.model_dump(mode="json", exclude_none=True)))
     return nodes
 
@@ -88,8 +88,8 @@ def test_three_nodes_on_one_journal_each_replicate_only_their_own_files(tmp_path
 
 
 def assert_replicas_identical(node: Node, written: dict[bytes, bytes], restored: Path) -> None:
-    """On its local target, and on S3 through `jaga restore --from cloud` (its own prefix, for now: the
-    shared target's layout comes with the S3 side of the fleet)."""
+    """On its local target, and on the shared S3 target through `jaga restore --from cloud` (its own
+    node's tree, from the bucket alone)."""
     for rel, data in written.items():
         replica = node.replica_data / os.fsdecode(rel)
         assert replica.read_bytes() == data, f"{node.name}: local replica of {rel!r} differs"
@@ -142,8 +142,8 @@ def test_a_primary_failover_behind_a_multi_host_url_loses_no_file(tmp_path, moto
         url = multi_host_url("fleet", primary, standby)
         bucket = f"jaga-fleet-{secrets.token_hex(4)}"
         nodes = [Node(tmp_path / name, name, url, moto_s3.target_config(
-            "cloud", s3_credentials, bucket=bucket, prefix=f"fleet/{name}/").model_dump(mode="json",
-                                                                                     exclude_none=True))
+            "cloud", s3_credentials, bucket=bucket, prefix="fleet/", shared=True).model_dump(mode="json",
+                                                                                          exclude_none=True))
                  for name in NAMES[:2]]
         try:
             start_together(nodes)
