@@ -10,6 +10,7 @@ import heapq
 import logging
 import os
 import queue
+import re
 import stat
 import threading
 import time
@@ -29,6 +30,11 @@ from journal.records import Observation, SkipRecord, display
 log = logging.getLogger("jaga.ingest")
 MAX_BATCH = 2000
 GATHER = 0.02            # seconds a batch waits for more items once its first one is there
+# names upload programs give a file they are about to rename (nginx's WebDAV PUT with its body buffer on
+# another filesystem copies to ``<name>.<10 digits>``, then renames): closed, such a file still waits
+# one settle window, so a rename that comes late under load leaves no temporary name in the journal;
+# one never renamed is recorded after the window, so nothing is lost
+TEMPORARY_NAME = re.compile(rb"\.[0-9]{10}\Z")
 UNWATCHED_RESCAN = 10.0  # seconds between rescans of a folder inotify could not watch
 
 
@@ -352,6 +358,9 @@ class Ingest:
                                                                                 reason), now))
             return
         key = (watch, rel)
+        if not settled and TEMPORARY_NAME.search(rel):
+            self._wait(key, st, now)
+            return
         if complete:  # its writer closed it (or renamed it into place)
             self._record(batch, key, st, now)
             return

@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,23 @@ def test_a_renamed_in_file_is_complete_at_once_and_temporary_names_are_ignored(d
     wait_for(lambda: deployment.is_verified(b"bansos/scan.jpg"), message="renamed file verified")
     paths = [bytes(p) for (p,) in deployment.journal_rows("SELECT path FROM files")]
     assert paths == [b"bansos/scan.jpg"], "the .part name must never be journaled"
+
+
+def test_a_copy_to_nginx_temporary_name_renamed_late_is_never_journaled_under_that_name(deployment):
+    """nginx's WebDAV PUT with its body buffer on another filesystem copies to ``<name>.<10 digits>``
+    and renames; under load the rename can come well after the close. A file never renamed is kept."""
+    deployment.doc["ingest"]["settle"] = "2s"
+    deployment.write_config()
+    (deployment.uploads / "dav").mkdir()
+    deployment.start()
+    write_file(deployment.uploads / "dav" / "doc.pdf.0000000008", b"proposal" * 1000)
+    time.sleep(1.0)  # the fault itself: the client renames a second after its close (the window is 2 s)
+    os.replace(deployment.uploads / "dav" / "doc.pdf.0000000008", deployment.uploads / "dav" / "doc.pdf")
+    write_file(deployment.uploads / "dav" / "kept.0000000009", b"never renamed")
+    wait_for(lambda: deployment.is_verified(b"dav/doc.pdf") and deployment.is_verified(b"dav/kept.0000000009"),
+             message="the renamed file and the one never renamed verified")
+    paths = sorted(bytes(p) for (p,) in deployment.journal_rows("SELECT path FROM files"))
+    assert paths == [b"dav/doc.pdf", b"dav/kept.0000000009"], "the temporary name must never be journaled"
 
 
 def test_files_written_while_stopped_are_found_by_the_startup_reconcile(deployment):
