@@ -221,8 +221,9 @@ class Target(ABC):
         already holds other bytes, the replaced ones are kept beside it (conflict_key) and a warning is
         logged: nothing in the versions area is overwritten. If ``chunks`` raises, nothing appears under
         ``key``. Raises TargetDown unless the marker was proven (expect_marker, or write_marker). Returns
-        True only when the target itself read the stored bytes back from the storage and found them
-        identical to ``chunks`` (then no checksum() is needed)."""
+        True only when the stored bytes were proven identical to ``chunks`` by the storage itself: read
+        back from the disk (local, SFTP), or the store's reply naming the SHA-256 it computed over the
+        bytes it kept (S3), which is what checksum() would ask it for; then no checksum() is needed."""
 
     @abstractmethod
     def checksum(self, key: bytes) -> str | None:

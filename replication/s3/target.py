@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from replication.s3.client import is_missing, make_client, translate
 from replication.s3.config import S3TargetConfig
 from replication.s3.keys import VERSIONS, ObjectNames, decode_key
-from replication.s3.upload import delete_quietly, hex_of, put_large, put_small, read_up_to
+from replication.s3.upload import PART_SIZE, delete_quietly, hex_of, put_large, put_small, read_up_to
 from replication.throttle import Throttle
 from replication.target import (ManifestEntry, Marker, Target, TargetDown, TargetError,
                                 check_key, conflict_key, display_key, is_leftover, version_key)
@@ -87,7 +87,7 @@ class S3Target(Target):
 
     # -- data ---------------------------------------------------------------------------------
 
-    def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> None:
+    def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> bool:
         name = self.names.data(check_key(key))
         self.require_proven()
         with self._ops("writing a replica", key):
@@ -97,10 +97,9 @@ class S3Target(Target):
                 self._keep_previous(name, _check_version_key(keep_previous_as),
                                     hashlib.sha256(head).hexdigest() if complete else None)
             if complete:
-                put_small(self.client, self.bucket, name, bytes(head), mtime_ns)
-            else:
-                put_large(self.client, self.bucket, name, self.names.temp(self.temp_tag), head, stream,
-                          self.config.multipart_threshold, mtime_ns)
+                return put_small(self.client, self.bucket, name, bytes(head), mtime_ns)
+            return put_large(self.client, self.bucket, name, self.names.temp(self.temp_tag), head, stream,
+                             min(self.config.multipart_threshold, PART_SIZE), mtime_ns)
 
     def _keep_previous(self, name: str, keep_as: bytes, new_sha256: str | None) -> None:
         """Server-side copy of the current object to its version name, unless already kept. A version name
