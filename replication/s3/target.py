@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Iterator
 
 from botocore.exceptions import ClientError
 
-from replication.s3.client import is_missing, make_client, translate
+from replication.s3.client import SMALL_PER_WORKER, is_missing, make_client, translate
 from replication.s3.config import S3TargetConfig
 from replication.s3.keys import VERSIONS, ObjectNames, decode_key
 from replication.s3.upload import PART_SIZE, delete_quietly, hex_of, put_large, put_small, read_up_to
@@ -30,6 +30,8 @@ CHUNK = 1 << 20
 
 class S3Target(Target):
     """Objects under ``s3://bucket/prefix/``; nothing is ever written outside that prefix."""
+
+    small_copies_per_worker = SMALL_PER_WORKER  # one request each, on a connection of its own
 
     def __init__(self, config: S3TargetConfig):
         self.name = config.name
