@@ -338,15 +338,19 @@ def _trial(ctx, base: Path, operations: int, rate: float, seed: int) -> dict:
             before = process.cpu_times()
             took = churn.run(operations, rate)
             after = process.cpu_times()
+            churn_ended = time.time()
             churn.upload_everywhere()
             wait_until(lambda: not _unverified(daemon, churn.files), DRAIN, 0.2)
         verified = _verified(daemon)
     finally:
         daemon.stop()
-    lags = [verified[rel][1] - state.changed_at for rel, state in churn.files.items()
-            if verified.get(rel, (None,))[0] == state.sha256]
+    right = {rel: verified[rel][1] - state.changed_at for rel, state in churn.files.items()
+             if verified.get(rel, (None,))[0] == state.sha256}
+    # the lag at the churn's rate: files whose last change came during the churn; the one upload made
+    # into every folder afterwards (a burst of ~1,000 at once) only proves no folder went dark
+    lags = [right[rel] for rel, state in churn.files.items() if rel in right and state.changed_at <= churn_ended]
     return {"seed": seed, "ops_per_s": operations / took, "final_files": len(churn.files),
-            "missed": len(churn.files) - len(lags), "p50_ms": percentile(lags, 50) * 1000,
+            "missed": len(churn.files) - len(right), "p50_ms": percentile(lags, 50) * 1000,
             "p99_ms": percentile(lags, 99) * 1000, "max_ms": max(lags, default=0) * 1000,
             "cpu_pct": 100 * (after.user + after.system - before.user - before.system) / took, "counts": churn.counts}
 

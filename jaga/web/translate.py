@@ -88,6 +88,8 @@ PATTERNS: list[tuple[str, str]] = [
     (r"the scrub found (?P<m>.+) missing and (?P<c>.+) corrupt replica\(s\)",
      "pemeriksaan menemukan {m} replika hilang dan {c} replika rusak"),
     (r"run `jaga verify --target (?P<t>.+) --repair`", "jalankan `jaga verify --target {t} --repair`"),
+    (r"stop jaga and run `jaga verify --target (?P<t>.+) --repair`",
+     "hentikan jaga lalu jalankan `jaga verify --target {t} --repair`"),
     # -- alert subjects --
     (r"SMART", "SMART"),
     (r"disk (?P<d>\S+) \((?P<m>.+), serial (?P<s>.+)\)", "disk {d} ({m}, nomor seri {s})"),
