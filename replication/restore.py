@@ -30,7 +30,7 @@ TEMP_PREFIX = b".jaga-restore-"
 TEMP_NAME = re.compile(rb"^\.jaga-restore-[0-9a-f]{12}$")  # exactly what _restore_one creates
 ASIDE = b".jaga-aside"
 CHUNK = 1 << 20
-WORKERS = 4  # per the target's small_copy_slots: 16 from a local disk or S3, 4 over SFTP (its channel limit)
+WORKERS = 4  # scaled by the target's small_copy_slots: 16 from a local disk or S3, 4 over SFTP (its channels)
 
 
 @dataclass
@@ -69,7 +69,7 @@ def restore(target: Target, dest: bytes, entries: list[ManifestEntry], reporter:
     takes small copies at once: the files' fsyncs overlap and share the filesystem journal's commits);
     every folder a file was renamed into (and every folder on the way to it) is fsynced before this
     returns."""
-    workers = workers or target.small_copy_slots(WORKERS)
+    workers = workers or target.small_copy_slots(WORKERS) or WORKERS
     report = RestoreReport(leftovers_removed=remove_leftovers(dest))
     accepted = []
     for entry in entries:

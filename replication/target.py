@@ -166,14 +166,15 @@ class Target(ABC):
     name: str
     expected_marker: str | None = None
     _temp_tag: str | None = None
-    small_copies_per_worker: int = 1  # see small_copy_slots
+    small_copies_per_worker: int = 0  # see small_copy_slots
 
     def small_copy_slots(self, workers: int) -> int:
         """How many small files (up to replication.worker.SMALL) this target takes at once, beside the
-        ``workers`` copies of larger ones. A small copy holds at most its own bytes in memory and spends
-        most of its time waiting (an fsync, a round trip), so targets whose waits overlap well (local
-        disks share the filesystem journal's commits; S3 answers every connection) take several per
-        worker; SFTP takes ``workers`` (sshd allows 10 channels per connection)."""
+        ``workers`` copies of larger ones; 0: none beside them, small files share the ``workers``. A
+        small copy holds at most its own bytes in memory and spends most of its time waiting (an fsync,
+        a round trip), so targets whose waits overlap well (local disks share the filesystem journal's
+        commits; S3 answers every connection) take several per worker. SFTP takes none beside: sshd
+        allows 10 channels per connection, and each copy holds one."""
         return min(64, max(1, workers) * self.small_copies_per_worker)
 
     @property

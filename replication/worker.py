@@ -50,7 +50,8 @@ class TargetReplicator:
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"copy-{self.name}")
         self._small_slots = target.small_copy_slots(workers)
-        self._small_pool = ThreadPoolExecutor(max_workers=self._small_slots, thread_name_prefix=f"small-{self.name}")
+        self._small_pool = ThreadPoolExecutor(max_workers=self._small_slots, thread_name_prefix=f"small-{self.name}"
+                                              ) if self._small_slots else self._pool
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flush-{self.name}")
         self._in_flight: dict[int, Future] = {}
         self._running_keys: set[bytes] = set()
@@ -83,7 +84,8 @@ class TargetReplicator:
         if self._thread is not None:
             self._thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._small_pool.shutdown(wait=True, cancel_futures=True)
+        if self._small_pool is not self._pool:
+            self._small_pool.shutdown(wait=True, cancel_futures=True)
         self._side.shutdown(wait=True)
         self.target.close()
 
@@ -159,7 +161,7 @@ class TargetReplicator:
                 self._held.setdefault(key, []).append(job)
                 continue
             self._running_keys.add(key)
-            pool = self._small_pool if job.size <= SMALL else self._pool  # a small copy holds ≤ 1 MiB
+            pool = self._small_pool if job.size <= SMALL else self._pool  # a small copy holds <= 1 MiB
             future = pool.submit(self._copy, job)
             self._in_flight[job.replica_id] = future
             future.add_done_callback(self._inbox.put)
