@@ -72,8 +72,8 @@ class Daemon:
         self.roots = {w.label: os.fsencode(w.path) for w in config.watch}
         retry = RetryPolicy(config.retry.initial, config.retry.maximum)
         self.replicators = {
-            t.name: TargetReplicator(build_target(t), self.journal, self.roots, self.metrics, t.workers, retry,
-                                     on_changed=self._changed, me=self.me)
+            t.name: TargetReplicator(build_target(t, config.node_name), self.journal, self.roots, self.metrics,
+                                     t.workers, retry, on_changed=self._changed, me=self.me)
             for t in config.targets}
         self.ingest = Ingest([WatchRoot(w.label, os.fsencode(w.path), IgnoreRules(tuple(w.ignore)))
                               for w in config.watch],
@@ -154,7 +154,8 @@ class Daemon:
             return
         self.scrubber = Scrubber(self.journal, self.scrub_metrics, scrub.interval, scrub.rate, self._scrubbed)
         # separate connections: a scrub must not hold up the copies of the same target
-        self.scrubber.schedule(self.scheduler, {t.name: build_target(t) for t in self.config.targets})
+        self.scrubber.schedule(self.scheduler, {t.name: build_target(t, self.config.node_name)
+                                                for t in self.config.targets})
 
     def _scrubbed(self, target: str, run: ScrubRecord) -> None:
         if self.monitor is not None:
@@ -175,12 +176,12 @@ class Daemon:
         except OSError as exc:
             raise StartupError(f"cannot listen on {self.config.metrics.listen} (metrics.listen): "
                                f"{exc.strerror or exc}") from None
-        self.web.start()
         log.info("metrics and status on %s://%s:%d/ (%s; at most %d connections at once)",
                  "https" if security.tls else "http", *self.web.address, security.describe(),
                  self.web.listener.limit)
-        if self.web.warning:
+        if self.web.warning:  # said before the first answer, so whoever sees /healthz can read it
             log.warning("%s", self.web.warning)
+        self.web.start()
 
     def stop(self) -> None:
         """Stop whatever started (also after a start-up that failed half-way): copies in flight finish

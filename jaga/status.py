@@ -28,7 +28,7 @@ def collect_status(config: Config, journal: Journal) -> dict:
     targets = {}
     for target_config in config.targets:
         counts = journal.target_counts(target_config.name)
-        up, reason = _probe(target_config, journal)
+        up, reason = _probe(target_config, config.node_name, journal)
         targets[target_config.name] = {
             "type": target_config.type,
             "verified": counts.verified,
@@ -97,8 +97,8 @@ def _pinned(cert_file) -> ssl.SSLContext:
     return context
 
 
-def _probe(target_config, journal: Journal) -> tuple[bool, str | None]:
-    target = build_target(target_config)
+def _probe(target_config, node: str, journal: Journal) -> tuple[bool, str | None]:
+    target = build_target(target_config, node)
     try:
         if journal.target_marker(target.name) is None:
             marker = target.read_marker()

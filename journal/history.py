@@ -9,15 +9,15 @@ reported as a conflict and left alone (the target keeps both: see Target.put).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from sqlalchemy import and_, insert, select, update
 
 from journal.engine import Database
 from journal.ingest import _file_rows
-from journal.models import FileRow, Replica, TargetRow, Version
+from journal.models import FileRow, Replica, Version
 from journal.records import AdoptReport, KnownVersion, ReplicaState, display
+from journal.targets import insert_target
 
 CHUNK = 500
 
@@ -33,9 +33,7 @@ class History(Database):
         report = AdoptReport(target)
         grouped = _grouped(known, report)
         with self.session() as session:
-            if session.get(TargetRow, target) is None:
-                session.add(TargetRow(name=target, marker_id=marker_id, initialised_at=time.time()))
-                session.flush()
+            insert_target(session, target, marker_id)   # another node may be adopting it at the same moment
             conn = session.connection()
             keys = list(grouped)
             for start in range(0, len(keys), CHUNK):

@@ -37,9 +37,10 @@ class Backend:
         (name,) = typing.get_args(self.config.model_fields["type"].annotation)
         return name
 
-    def build(self, config: TargetBase) -> Target:
+    def build(self, config: TargetBase, node: str | None = None) -> Target:
         module, _, name = self.target.partition(":")
-        return getattr(importlib.import_module(module), name).from_config(config)
+        built = getattr(importlib.import_module(module), name)
+        return built.from_config(config, node) if config.shared else built.from_config(config)
 
 
 BACKENDS = (
@@ -59,8 +60,12 @@ def backend(type_name: str) -> Backend:
     raise ValueError(f"unknown target type {type_name!r}")
 
 
-def build_target(config: TargetBase) -> Target:
-    return backend(config.type).build(config)
+def build_target(config: TargetBase, node: str | None = None) -> Target:
+    """The Target of a ``targets[]`` section; ``node`` (this server's, or the one a restore reads) picks a
+    shared target's area and is required for one."""
+    if config.shared and node is None:
+        raise ValueError(f"target {config.name} is shared: build it for a node")
+    return backend(config.type).build(config, node)
 
 
 def resolve_paths(config: TargetBase, resolve: Callable[[Path], Path]) -> None:

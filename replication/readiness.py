@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 from journal import Journal
 from replication.rebuild import adopt
-from replication.target import Marker, Target, TargetDown
+from replication.target import Marker, Target, TargetDown, require_marker
 
 
 def ensure_ready(target: Target, journal: Journal, watches: Collection[str] | None = None) -> Marker:
@@ -20,6 +20,8 @@ def ensure_ready(target: Target, journal: Journal, watches: Collection[str] | No
     to another target; nothing may be written then.
     """
     expected = journal.target_marker(target.name)
+    if target.shared:
+        return _ready_shared(target, journal, expected, watches)
     if expected is None:
         found = target.read_marker()
         if found is None:
@@ -35,10 +37,34 @@ def ensure_ready(target: Target, journal: Journal, watches: Collection[str] | No
     return target.prove_identity()
 
 
+def _ready_shared(target: Target, journal: Journal, expected: str | None,
+                  watches: Collection[str] | None) -> Marker:
+    """A shared target's marker id is decided by the journal, not by whichever node writes first: the id
+    is recorded (or the one recorded first read back) before the marker is written, and only if absent.
+    The same is done when the journal holds an id but the bucket no marker and never a verified replica
+    (the deciding node stopped in between): a first start finished, not an unmounted disk."""
+    found = target.read_marker()
+    if expected is not None and (found is not None or journal.target_holds_replicas(target.name)):
+        target.expect_marker(expected)
+        return require_marker(found, expected)
+    if found is not None and found.target != target.name:
+        raise TargetDown(f"the root holds the marker of target {found.target!r}, not {target.name!r}")
+    if found is not None:   # a bucket filled before this journal met it brings its history
+        adopt(target, journal, found, watches)
+    else:
+        marker_id, decided_at = journal.decide_target(target.name, uuid.uuid4().hex)
+        target.write_marker(Marker(target=target.name, marker_id=marker_id, created_at=decided_at))
+    target.expect_marker(journal.target_marker(target.name))
+    return target.prove_identity()
+
+
 def initialise(target: Target, journal: Journal, force: bool = False,
                watches: Collection[str] | None = None) -> Marker:
     """`jaga init-target`: write a marker (keeping the one there unless forced) and record it; a marker
-    kept is a target that may hold replicas already, so its history comes too."""
+    kept is a target that may hold replicas already, so its history comes too. A shared target's marker is
+    the journal's to decide (see ensure_ready) unless forced."""
+    if target.shared and not force:
+        return ensure_ready(target, journal, watches)
     found = target.read_marker()
     if found is None or force:
         found = Marker(target=target.name, marker_id=uuid.uuid4().hex, created_at=time.time())

@@ -164,6 +164,8 @@ class Target(ABC):
     """A place replicas live. Implementations: replication.local, replication.sftp, replication.s3."""
 
     name: str
+    shared: bool = False
+    """Several nodes write to it (each under its own area); its marker is decided by the journal."""
     expected_marker: str | None = None
     _temp_tag: str | None = None
     small_copies_per_worker: int = 0  # see small_copy_slots
@@ -190,8 +192,9 @@ class Target(ABC):
         self._temp_tag = tag
 
     @classmethod
-    def from_config(cls, config) -> "Target":
-        """The target its ``targets[]`` section describes (see replication.factory)."""
+    def from_config(cls, config, node: str | None = None) -> "Target":
+        """The target its ``targets[]`` section describes (see replication.factory); ``node`` is passed
+        for a shared one only (``shared: true``, a backend that can be shared): whose area it works in."""
         return cls(config)
 
     @abstractmethod

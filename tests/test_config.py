@@ -95,3 +95,21 @@ def test_the_repository_config_is_valid():
     config = load_config(Path(__file__).resolve().parents[1] / "config.yaml")
     assert config.targets[0].type == "local"
     assert config.metrics.address == ("127.0.0.1", 9108)
+
+
+@pytest.mark.parametrize("section,kind", [
+    ("{name: a, type: local, path: r, shared: true}", "local"),
+    ("{name: a, type: sftp, host: h, user: u, key_file: k, known_hosts: kh, path: /p, shared: true}", "sftp"),
+])
+def test_only_a_shareable_target_may_be_shared(tmp_path, section, kind):
+    """A fleet's nodes share an S3 bucket; a folder on one server cannot be every node's target."""
+    text = MINIMAL.split("targets:")[0] + f"targets:\n  - {section}\n"
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text))
+    assert "targets.0.shared" in str(error.value) and f"a {kind} target cannot be shared" in str(error.value)
+
+
+def test_targets_are_node_local_unless_shared(tmp_path):
+    text = MINIMAL + "  - {name: cloud, type: s3, bucket: b}\n  - {name: fleet, type: s3, bucket: b, shared: true}\n"
+    config = load_config(write(tmp_path, text))
+    assert [t.shared for t in config.targets] == [False, False, True]

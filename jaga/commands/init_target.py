@@ -19,7 +19,7 @@ def run(config, args) -> int:
     from journal import Journal
     from replication.factory import build_target
     from replication.readiness import initialise
-    target = build_target(config.target(args.name))
+    target = build_target(config.target(args.name), config.node_name)
     journal = Journal(config.journal.url)
     try:
         journal.migrate()

@@ -29,7 +29,7 @@ def run(config, args) -> int:
     from replication.rebuild import adopt
     from replication.target import TargetDown, TargetError
     target_config = config.target(args.source)
-    target = build_target(target_config)
+    target = build_target(target_config, config.node_name)
     journal = Journal(config.journal.url)
     try:
         journal.lock_writer(incarnation(config, "rebuild-journal"))

@@ -2,7 +2,8 @@
 hash-checked and written atomically; run it again to continue. A file already there with other bytes
 is moved aside to .jaga-aside/<time>/ in the folder, never overwritten. Exit 1 when anything could not
 be restored. Into a watched folder it takes the journal's writer lock, so it is refused (exit 1) while
-`jaga run` watches that folder, and a daemon started meanwhile waits for it.
+`jaga run` watches that folder, and a daemon started meanwhile waits for it. From a shared target (a fleet's
+bucket) it restores one node's tree, this config's node unless --node names another: from the bucket alone.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import logging
 import os
 
-from jaga.commands import OK, PROBLEMS, add_command, refused
+from common.configtypes import NAME
+from jaga.commands import OK, PROBLEMS, UsageError, add_command, refused
 from jaga.commands.dates import HELP, parse_moment
 from replication.target import TargetDown, TargetError
 
@@ -28,6 +30,9 @@ def register(subparsers, common) -> None:
     parser.add_argument("--to", dest="dest", metavar="DIR", required=True,
                         help="folder to restore into (created if missing; files already there and right are kept, "
                              "others moved aside to DIR/.jaga-aside/<time>/)")
+    parser.add_argument("--node", metavar="NAME",
+                        help="from a shared target: whose tree to restore (default: this config's node, "
+                             "`node:` or the hostname)")
     parser.add_argument("--at", metavar="TIME",
                         help=f"restore the versions current at this time (a day means its midnight): {HELP}")
     parser.add_argument("--path", dest="prefix", metavar="PREFIX",
@@ -41,12 +46,13 @@ def run(config, args) -> int:
     from journal import JournalBusy
     at = parse_moment(args.at, "--at")
     source = config.target(args.source)
+    node = _node(config, source, args.node)
     dest = os.fsencode(os.path.abspath(args.dest))
     try:
         journal = _lock_if_watched(config, dest)
     except JournalBusy as exc:
         return refused(exc, "stop it before restoring into a watched folder, or restore into another folder")
-    target = build_target(source)
+    target = build_target(source, node)
     try:
         if target.read_marker() is None:
             print(f"jaga: target {args.source} has no marker: is it mounted / the right place?")
@@ -71,6 +77,17 @@ def run(config, args) -> int:
     for line in report.refused + report.failed:
         print(f"  {line}")
     return PROBLEMS if report.refused or report.failed else OK
+
+
+def _node(config, source, node: str | None) -> str:
+    """Whose tree: any node's on a shared target; on a node-local one only this server's is there."""
+    own = config.node_name
+    if node is not None and not NAME.match(node):
+        raise UsageError(f"--node {node!r}: a node name is letters, digits, '-', '_' or '.'")
+    if node not in (None, own) and not source.shared:
+        raise UsageError(f"--node {node}: target {source.name} is not shared, it holds this server's files only "
+                          f"(node {own}); restore another node's tree from a shared target")
+    return node or own
 
 
 def _lock_if_watched(config, dest: bytes):

@@ -45,7 +45,7 @@ def run(config, args) -> int:
             return refused(exc, "stop it to repair, or run verify without --repair")
     journal.migrate()
     names = [args.target] if args.target else [t.name for t in config.targets]
-    targets = {t.name: build_target(t) for t in config.targets}
+    targets = {t.name: build_target(t, config.node_name) for t in config.targets}
     reports = []
     try:
         for name in names:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -12,6 +12,8 @@ from replication.targetconfig import TargetBase
 
 
 class S3TargetConfig(TargetBase):
+    SHAREABLE: ClassVar[bool] = True
+
     type: Literal["s3"]
     bucket: str
     prefix: str = ""

@@ -46,15 +46,25 @@ def check_prefix(prefix: str) -> str:
     return stripped + "/"
 
 
-class ObjectNames:
-    """Every object name the target uses, all under ``root`` (the checked prefix)."""
+NODES_DIR = "nodes/"
 
-    def __init__(self, prefix: str):
+
+class ObjectNames:
+    """Every object name the target uses, all under ``root`` (the checked prefix).
+
+    A shared target (``node`` given) keeps the marker at the root, one for the fleet, and everything
+    else under ``<root>nodes/<node>/`` (``area``): data, manifest segments, versions, temporaries. So
+    nodes never collide on a key nor sweep each other's temporaries, and each node's manifest lists
+    its own files only. Without a node, ``area`` is the root: a single server's layout, unchanged.
+    """
+
+    def __init__(self, prefix: str, node: str | None = None):
         self.root = check_prefix(prefix)
+        self.area = self.root if node is None else self.root + NODES_DIR + check_prefix(node)
 
     def data(self, key: bytes) -> str:
         """``key`` must already have passed check_key (or be a version key)."""
-        return self.root + encode_key(key)
+        return self.area + encode_key(key)
 
     @property
     def marker(self) -> str:
@@ -62,11 +72,11 @@ class ObjectNames:
 
     @property
     def manifest_dir(self) -> str:
-        return self.root + MANIFEST_DIR
+        return self.area + MANIFEST_DIR
 
     @property
     def temp_dir(self) -> str:
-        return self.root + TEMP_DIR
+        return self.area + TEMP_DIR
 
     def manifest_segment(self) -> str:
         """A new segment, sorting after every earlier one from this clock."""
@@ -76,8 +86,8 @@ class ObjectNames:
         return self.temp_dir + temp_name(tag).decode()
 
     def relative(self, name: str) -> str | None:
-        """The part of an object name after the prefix; None for objects outside it."""
-        return name[len(self.root):] if name.startswith(self.root) else None
+        """The part of an object name after the area; None for objects outside it."""
+        return name[len(self.area):] if name.startswith(self.area) else None
 
     def is_data(self, relative: str) -> bool:
         first = relative.split("/", 1)[0]

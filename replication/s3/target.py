@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Iterator
 
 from botocore.exceptions import ClientError
 
-from replication.s3.client import SMALL_PER_WORKER, is_missing, make_client, translate
+from replication.s3.client import SMALL_PER_WORKER, error_code, is_missing, make_client, translate
 from replication.s3.config import S3TargetConfig
 from replication.s3.keys import VERSIONS, ObjectNames, decode_key
 from replication.s3.upload import PART_SIZE, delete_quietly, hex_of, put_large, put_small, read_up_to
@@ -29,20 +29,28 @@ CHUNK = 1 << 20
 
 
 class S3Target(Target):
-    """Objects under ``s3://bucket/prefix/``; nothing is ever written outside that prefix."""
+    """Objects under ``s3://bucket/prefix/``; nothing is ever written outside that prefix. A shared one
+    (``shared: true``, built for a node) writes only its node's area there, and the fleet's one marker."""
 
     small_copies_per_worker = SMALL_PER_WORKER  # one request each, on a connection of its own
 
-    def __init__(self, config: S3TargetConfig):
+    def __init__(self, config: S3TargetConfig, node: str | None = None):
+        if config.shared and node is None:
+            raise ValueError(f"target {config.name} is shared: which node's area it writes is needed")
         self.name = config.name
+        self.shared = config.shared
         self.config = config
         self.bucket = config.bucket
-        self.names = ObjectNames(config.prefix)
-        self.where = f"s3://{config.bucket}/{self.names.root}" + (
+        self.names = ObjectNames(config.prefix, node if config.shared else None)
+        self.where = f"s3://{config.bucket}/{self.names.area}" + (
             f" at {config.endpoint_url}" if config.endpoint_url else "")
         self.throttle = Throttle(config.bandwidth)
         self._lock = threading.Lock()
         self._client = None
+
+    @classmethod
+    def from_config(cls, config: S3TargetConfig, node: str | None = None) -> "S3Target":
+        return cls(config, node)
 
     @property
     def client(self):
@@ -85,7 +93,11 @@ class S3Target(Target):
         region = self.client.meta.region_name
         extra = {} if region in (None, "us-east-1") else {
             "CreateBucketConfiguration": {"LocationConstraint": region}}
-        self.client.create_bucket(Bucket=self.bucket, **extra)
+        try:
+            self.client.create_bucket(Bucket=self.bucket, **extra)
+        except ClientError as exc:   # another node made it a moment ago (MinIO, Ceph RGW, AWS outside us-east-1)
+            if error_code(exc) != "BucketAlreadyOwnedByYou":
+                raise
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -153,7 +165,7 @@ class S3Target(Target):
 
     def list_keys(self) -> Iterator[bytes]:
         with self._ops("listing the replica"):
-            for name in self._list(self.names.root):
+            for name in self._list(self.names.area):
                 relative = self.names.relative(name)
                 if relative and self.names.is_data(relative):
                     yield decode_key(relative)

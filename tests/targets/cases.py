@@ -75,11 +75,13 @@ class SftpCase(FilesystemCase):
 class S3Case:
     kind = "s3"
 
-    def __init__(self, moto, credentials: Path, **overrides):
+    def __init__(self, moto, credentials: Path, node: str | None = None, **overrides):
+        """``node``: a shared target (``shared: true``) as that node sees it; its peeks look in its area."""
         overrides.setdefault("multipart_threshold", 5 * 1024 * 1024)
-        self.config = moto.target_config("cloud", credentials, **overrides)
-        self.target = S3Target(self.config)
-        self.prefix = self.target.names.root
+        self.config = moto.target_config("cloud", credentials, shared=node is not None, **overrides)
+        self.target = S3Target(self.config, node=node)
+        self.prefix = self.target.names.area
+        self.root = self.target.names.root
         self._client.create_bucket(Bucket=self.config.bucket)  # present but empty: "marker missing"
 
     @property
@@ -102,7 +104,9 @@ class S3Case:
                       if name.startswith(self.prefix))
 
     def outside(self) -> list[str]:
-        return [name for name in self._objects() if not name.startswith(self.prefix)]
+        """Outside the prefix, or (shared) outside the own area and not the fleet's marker."""
+        return [name for name in self._objects()
+                if not name.startswith(self.prefix) and name != self.target.names.marker]
 
     def plant_temporary(self, folder: bytes, tag: str | None = None) -> None:
         """A crash mid-multipart leaves an unfinished upload and maybe a staging object."""

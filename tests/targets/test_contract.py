@@ -100,7 +100,7 @@ def test_writes_wait_for_a_proven_marker(case):
     case.target.write_marker(Marker(case.target.name, "m-1", time.time()))
     _put(case.target, b"a.pdf", b"proven")
     assert case.target.prove_identity().marker_id == "m-1"
-    other = build_target(case.config) if hasattr(case, "config") else type(case.target)(case.target.name,
+    other = build_target(case.config, "srv-b") if hasattr(case, "config") else type(case.target)(case.target.name,
                                                                                         case.root)
     other.write_marker(Marker(case.target.name, "m-other", time.time()))  # another disk's marker
     other.close()
