@@ -3,8 +3,9 @@ generates the rows (a recursive CTE: no Python loop per row, about a million row
 
 The files really on disk are generated with a size and an mtime that are functions of their number,
 so the journal's rows for them can be computed rather than read from a stat; a restart then finds
-nothing new. The other rows are files from earlier years, journalled and replicated but no longer on
-the primary's walk (the reconcile scan only walks the disk).
+nothing new. The other rows are files from earlier years, journalled and replicated, and deleted from
+the primary since (``deleted_at`` set: the history a journal keeps). Left current, they would be nine
+million deletions for the restart's reconcile to find (it checks every current path), not a restart.
 
 Ten million rows take minutes to make, so the tree, the journal and the target's marker are kept under
 ``cache`` (var/bench-cache), keyed by the measured source's schema (a hash of its migrations) and the
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from bench.jagaproc import TARGET, WATCH
 
-FORMAT = 2          # bump when the generated rows change
+FORMAT = 3          # bump when the generated rows change
 PER_DIR = 1000
 MTIME0 = 1_600_000_000 * 10**9
 MIGRATE = """
@@ -133,7 +134,8 @@ def _migrate_and_mark(source: Path, journal: Path, replica: Path) -> None:
 
 
 def fill(journal: Path, total: int, on_disk: int) -> None:
-    """Files 0..on_disk-1 are the tree's, the rest archived; each has one version, verified on TARGET."""
+    """Files 0..on_disk-1 are the tree's, the rest archived (deleted from the primary, kept as history);
+    each has one version, verified on TARGET."""
     numbers = ("WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?) ")
     with sqlite3.connect(journal) as conn:
         conn.execute("PRAGMA synchronous=OFF")
@@ -145,8 +147,8 @@ def fill(journal: Path, total: int, on_disk: int) -> None:
         if total > on_disk:
             conn.execute(numbers + "INSERT INTO files (id, watch, path, current_version, size, mtime_ns, inode, "
                          "deleted_at) SELECT i + 1, ?, CAST(printf('archive/%05d/a%08d.pdf', i / ?, i) AS BLOB), "
-                         "1, 2048 + i % 65536, ? + i, NULL, NULL FROM n",
-                         (on_disk, total, WATCH, PER_DIR, int(1.5e18)))
+                         "1, 2048 + i % 65536, ? + i, NULL, ? FROM n",
+                         (on_disk, total, WATCH, PER_DIR, int(1.5e18), 1.7e9))
         conn.execute("INSERT INTO versions (id, file_id, number, size, mtime_ns, sha256, seen_at, completed_at) "
                      "SELECT id, id, 1, size, mtime_ns, ?, ?, ? FROM files", ("0" * 64, 1.6e9, 1.6e9))
         conn.execute("INSERT INTO replicas (id, version_id, target, state, attempts, next_attempt_at, "

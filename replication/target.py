@@ -168,6 +168,16 @@ class Target(ABC):
     """Several nodes write to it (each under its own area); its marker is decided by the journal."""
     expected_marker: str | None = None
     _temp_tag: str | None = None
+    small_copies_per_worker: int = 0  # see small_copy_slots
+
+    def small_copy_slots(self, workers: int) -> int:
+        """How many small files (up to replication.worker.SMALL) this target takes at once, beside the
+        ``workers`` copies of larger ones; 0: none beside them, small files share the ``workers``. A
+        small copy holds at most its own bytes in memory and spends most of its time waiting (an fsync,
+        a round trip), so targets whose waits overlap well (local disks share the filesystem journal's
+        commits; S3 answers every connection) take several per worker. SFTP takes none beside: sshd
+        allows 10 channels per connection, and each copy holds one."""
+        return min(64, max(1, workers) * self.small_copies_per_worker)
 
     @property
     def temp_tag(self) -> str:
@@ -224,8 +234,9 @@ class Target(ABC):
         already holds other bytes, the replaced ones are kept beside it (conflict_key) and a warning is
         logged: nothing in the versions area is overwritten. If ``chunks`` raises, nothing appears under
         ``key``. Raises TargetDown unless the marker was proven (expect_marker, or write_marker). Returns
-        True only when the target itself read the stored bytes back from the storage and found them
-        identical to ``chunks`` (then no checksum() is needed)."""
+        True only when the stored bytes were proven identical to ``chunks`` by the storage itself: read
+        back from the disk (local, SFTP), or the store's reply naming the SHA-256 it computed over the
+        bytes it kept (S3), which is what checksum() would ask it for; then no checksum() is needed."""
 
     @abstractmethod
     def checksum(self, key: bytes) -> str | None:

@@ -11,7 +11,8 @@ from common.configtypes import Name, Section
 
 class TargetBase(Section):
     name: Name = Field(description="unique name: letters, digits, - _ .")
-    workers: int = Field(default=4, ge=1, le=64, description="copies in flight at once")
+    workers: int = Field(default=4, ge=1, le=64, description="copies in flight at once; local and S3 targets "
+                         "copy up to 4 small files (<= 1 MiB) per worker beside them")
     shared: bool = Field(default=False, description="true: every node of a fleet writes to this target, each "
                          "under its own area (`nodes/<node>/`), one marker for all (s3 only); false: this "
                          "server's alone")

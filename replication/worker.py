@@ -27,6 +27,7 @@ log = logging.getLogger("jaga.replication")
 DOWN_RETRY = 5.0      # seconds between checks of a target that is down
 IDLE_WAIT = 5.0       # longest sleep with nothing due; new work wakes the dispatcher at once
 QUEUED_PER_WORKER = 8  # claimed jobs per worker: big batches keep journal transactions few
+SMALL = 1 << 20        # files up to this size are copied in the small-file pool (Target.small_copy_slots)
 
 
 class TargetReplicator:
@@ -48,6 +49,9 @@ class TargetReplicator:
         self._on_changed = on_changed or (lambda watch, path: None)
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"copy-{self.name}")
+        self._small_slots = target.small_copy_slots(workers)
+        self._small_pool = ThreadPoolExecutor(max_workers=self._small_slots, thread_name_prefix=f"small-{self.name}"
+                                              ) if self._small_slots else self._pool
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flush-{self.name}")
         self._in_flight: dict[int, Future] = {}
         self._running_keys: set[bytes] = set()
@@ -80,6 +84,8 @@ class TargetReplicator:
         if self._thread is not None:
             self._thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._small_pool is not self._pool:
+            self._small_pool.shutdown(wait=True, cancel_futures=True)
         self._side.shutdown(wait=True)
         self.target.close()
 
@@ -138,10 +144,14 @@ class TargetReplicator:
 
     def _queue_low(self) -> bool:
         """Claim again once half the queued jobs are done: batches stay big, workers stay busy."""
-        return len(self._claimed()) < self.workers * QUEUED_PER_WORKER // 2
+        return len(self._claimed()) < self._depth() // 2
 
     def _room(self) -> int:
-        return self.workers * QUEUED_PER_WORKER - len(self._claimed())
+        return self._depth() - len(self._claimed())
+
+    def _depth(self) -> int:
+        """Jobs claimed at most: enough for every slot, small or large, to have some queued."""
+        return max(self.workers, self._small_slots) * QUEUED_PER_WORKER
 
     def _claim(self) -> list[Job]:
         return self.journal.claim(self.name, self._room(), holder=self.holder, horizon=self.retry.horizon)
@@ -155,7 +165,8 @@ class TargetReplicator:
                 self._held.setdefault(key, []).append(job)
                 continue
             self._running_keys.add(key)
-            future = self._pool.submit(self._copy, job)
+            pool = self._small_pool if job.size <= SMALL else self._pool  # a small copy holds <= 1 MiB
+            future = pool.submit(self._copy, job)
             self._in_flight[job.replica_id] = future
             future.add_done_callback(self._inbox.put)
 

@@ -48,6 +48,8 @@ class _ProvenRoot:
 
 
 class LocalTarget(Target):
+    small_copies_per_worker = 4  # concurrent fsyncs share the filesystem journal's commits
+
     @classmethod
     def from_config(cls, config: LocalTargetConfig) -> "LocalTarget":
         return cls(config.name, config.path)

@@ -17,6 +17,9 @@ from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as 
                                  NoCredentialsError, PartialCredentialsError, ProfileNotFound)
 
 from replication.s3.config import S3TargetConfig
+from replication.s3.upload import PARTS_IN_FLIGHT
+
+SMALL_PER_WORKER = 4  # S3Target.small_copies_per_worker
 from replication.target import TargetDown, TargetError
 
 DOWN_CODES = {"NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
@@ -45,7 +48,10 @@ def client_config(config: S3TargetConfig) -> Config:
     # Path-style addressing for self-hosted stores (MinIO, Ceph RGW, Garage); AWS picks its own.
     # Checksums are sent explicitly by jaga, so botocore's automatic CRC trailers (which older
     # S3-compatible servers reject) are switched off.
+    # Connections: one per copy in flight (S3Target takes SMALL_PER_WORKER small files per worker), plus
+    # the parts of big uploads in flight and the dispatcher's manifest segment (botocore's default pool of 10 made workers beyond it wait for a connection).
     return Config(connect_timeout=config.timeout, read_timeout=config.timeout,
+                  max_pool_connections=max(10, config.workers * (SMALL_PER_WORKER + PARTS_IN_FLIGHT) + 2),
                   retries={"mode": "standard", "total_max_attempts": 2},
                   s3={"addressing_style": "path" if config.endpoint_url else "auto"},
                   request_checksum_calculation="when_required",

@@ -15,10 +15,10 @@ from collections.abc import Collection, Iterable, Iterator
 
 from botocore.exceptions import ClientError
 
-from replication.s3.client import error_code, is_missing, make_client, translate
+from replication.s3.client import SMALL_PER_WORKER, error_code, is_missing, make_client, translate
 from replication.s3.config import S3TargetConfig
 from replication.s3.keys import VERSIONS, ObjectNames, decode_key
-from replication.s3.upload import delete_quietly, hex_of, put_large, put_small, read_up_to
+from replication.s3.upload import PART_SIZE, delete_quietly, hex_of, put_large, put_small, read_up_to
 from replication.throttle import Throttle
 from replication.target import (ManifestEntry, Marker, Target, TargetDown, TargetError,
                                 check_key, conflict_key, display_key, is_leftover, version_key)
@@ -31,6 +31,8 @@ CHUNK = 1 << 20
 class S3Target(Target):
     """Objects under ``s3://bucket/prefix/``; nothing is ever written outside that prefix. A shared one
     (``shared: true``, built for a node) writes only its node's area there, and the fleet's one marker."""
+
+    small_copies_per_worker = SMALL_PER_WORKER  # one request each, on a connection of its own
 
     def __init__(self, config: S3TargetConfig, node: str | None = None):
         if config.shared and node is None:
@@ -99,7 +101,7 @@ class S3Target(Target):
 
     # -- data ---------------------------------------------------------------------------------
 
-    def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> None:
+    def put(self, key: bytes, chunks: Iterable[bytes], mtime_ns: int, keep_previous_as: bytes | None) -> bool:
         name = self.names.data(check_key(key))
         self.require_proven()
         with self._ops("writing a replica", key):
@@ -109,10 +111,9 @@ class S3Target(Target):
                 self._keep_previous(name, _check_version_key(keep_previous_as),
                                     hashlib.sha256(head).hexdigest() if complete else None)
             if complete:
-                put_small(self.client, self.bucket, name, bytes(head), mtime_ns)
-            else:
-                put_large(self.client, self.bucket, name, self.names.temp(self.temp_tag), head, stream,
-                          self.config.multipart_threshold, mtime_ns)
+                return put_small(self.client, self.bucket, name, bytes(head), mtime_ns)
+            return put_large(self.client, self.bucket, name, self.names.temp(self.temp_tag), head, stream,
+                             min(self.config.multipart_threshold, PART_SIZE), mtime_ns)
 
     def _keep_previous(self, name: str, keep_as: bytes, new_sha256: str | None) -> None:
         """Server-side copy of the current object to its version name, unless already kept. A version name

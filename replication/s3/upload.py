@@ -13,13 +13,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from replication.target import TargetError
 
 log = logging.getLogger(__name__)
 
 MIN_PART = 5 * 1024 * 1024
+PART_SIZE = 16 * 1024 * 1024  # parts of a multipart upload: 10,000 of them reach S3's 5 GiB copy limit
+PARTS_IN_FLIGHT = 4           # parts sent at once: 4 × 16 MiB held in memory at most, per big upload
 COPY_LIMIT = 5 * 1024 ** 3
 
 
@@ -45,18 +49,31 @@ def read_up_to(chunks: Iterator[bytes], limit: int) -> tuple[bytearray, bool]:
     return buffer, True
 
 
-def put_small(client, bucket: str, name: str, body: bytes, mtime_ns: int) -> str:
+def put_small(client, bucket: str, name: str, body: bytes, mtime_ns: int) -> bool:
+    """One PutObject; True when S3's reply gives back the SHA-256 it computed over the stored bytes and
+    it is ours (S3 refuses a body that does not match, and says which checksum it kept), so no HEAD
+    is needed to prove the replica. False: a store that does not say (checksum() asks it)."""
     digest = hashlib.sha256(body)
-    client.put_object(Bucket=bucket, Key=name, Body=body, ChecksumAlgorithm="SHA256",
-                      ChecksumSHA256=b64(digest.digest()),
-                      Metadata=metadata(digest.hexdigest(), mtime_ns))
-    return digest.hexdigest()
+    sent = b64(digest.digest())
+    reply = client.put_object(Bucket=bucket, Key=name, Body=body, ChecksumAlgorithm="SHA256", ChecksumSHA256=sent,
+                              Metadata=metadata(digest.hexdigest(), mtime_ns))
+    return _confirmed(reply.get("ChecksumSHA256"), digest.hexdigest())
+
+
+def _confirmed(stored: str | None, sent_hex: str) -> bool:
+    """Whether the store's own full-object SHA-256 (base64) is ``sent_hex``; a different one is an error."""
+    if not stored or "-" in stored:
+        return False
+    if hex_of(stored) != sent_hex:
+        raise TargetError(f"S3 computed SHA-256 {hex_of(stored)} for the stored object, jaga sent {sent_hex}")
+    return True
 
 
 def put_large(client, bucket: str, name: str, temp: str, head: bytearray, rest: Iterator[bytes],
-              part_size: int, mtime_ns: int) -> str:
-    """Multipart to ``temp``, then copy to ``name`` with a full-object SHA-256; returns its hex."""
-    digest, size = _multipart(client, bucket, temp, _parts(head, rest, max(part_size, MIN_PART)))
+              part_size: int, mtime_ns: int, parallel: int = PARTS_IN_FLIGHT) -> bool:
+    """Multipart to ``temp`` (``parallel`` parts in flight), then copy to ``name`` with a full-object
+    SHA-256; True when S3 returned that SHA-256 and it is the one jaga computed (see put_small)."""
+    digest, size = _multipart(client, bucket, temp, _parts(head, rest, max(part_size, MIN_PART)), parallel)
     try:
         if size > COPY_LIMIT:
             raise TargetError(f"{size} bytes: objects above 5 GiB cannot get a full-object SHA-256 "
@@ -66,32 +83,42 @@ def put_large(client, bucket: str, name: str, temp: str, head: bytearray, rest: 
                                     ChecksumAlgorithm="SHA256")
     finally:
         delete_quietly(client, bucket, temp)
-    stored = result.get("CopyObjectResult", {}).get("ChecksumSHA256")
-    if stored and "-" not in stored and hex_of(stored) != digest:
-        raise TargetError(f"S3 computed SHA-256 {hex_of(stored)} for the stored object, jaga sent {digest}")
-    return digest
+    return _confirmed(result.get("CopyObjectResult", {}).get("ChecksumSHA256"), digest)
 
 
-def _multipart(client, bucket: str, temp: str, parts: Iterable[bytes]) -> tuple[str, int]:
+def _multipart(client, bucket: str, temp: str, parts: Iterable[bytes], parallel: int) -> tuple[str, int]:
+    """Upload the parts, up to ``parallel`` at once (each carrying its own SHA-256, which S3 checks), while
+    the whole object's SHA-256 is taken in order on this thread; (hex digest, size)."""
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=temp, ChecksumAlgorithm="SHA256")["UploadId"]
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="s3-part")
     try:
-        whole, done, size = hashlib.sha256(), [], 0
+        whole, sending, size = hashlib.sha256(), deque(), 0
+        done = []
         for number, part in enumerate(parts, 1):
             whole.update(part)
             size += len(part)
-            checksum = b64(hashlib.sha256(part).digest())
-            reply = client.upload_part(Bucket=bucket, Key=temp, UploadId=upload_id, PartNumber=number,
-                                       Body=part, ChecksumSHA256=checksum)
-            done.append({"PartNumber": number, "ETag": reply["ETag"], "ChecksumSHA256": checksum})
+            sending.append(pool.submit(_upload_part, client, bucket, temp, upload_id, number, part))
+            while len(sending) >= max(1, parallel):  # at most ``parallel`` parts held in memory
+                done.append(sending.popleft().result())
+        done += [future.result() for future in sending]
         client.complete_multipart_upload(Bucket=bucket, Key=temp, UploadId=upload_id,
                                          MultipartUpload={"Parts": done})
     except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
         try:
             client.abort_multipart_upload(Bucket=bucket, Key=temp, UploadId=upload_id)
         except Exception:  # remove_temporaries() aborts it later
             log.debug("could not abort multipart upload of %s", temp, exc_info=True)
         raise
+    pool.shutdown(wait=True)
     return whole.hexdigest(), size
+
+
+def _upload_part(client, bucket: str, temp: str, upload_id: str, number: int, part: bytes) -> dict:
+    checksum = b64(hashlib.sha256(part).digest())
+    reply = client.upload_part(Bucket=bucket, Key=temp, UploadId=upload_id, PartNumber=number, Body=part,
+                               ChecksumSHA256=checksum)
+    return {"PartNumber": number, "ETag": reply["ETag"], "ChecksumSHA256": checksum}
 
 
 def _parts(head: bytearray, rest: Iterator[bytes], part_size: int) -> Iterator[bytes]:

@@ -5,10 +5,13 @@ root or prefix."""
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 import time
 
 import pytest
 
+from replication import restore as restore_module
 from replication.factory import build_target
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, TargetDown, UnsafeKey,
                                 check_key, version_key)
@@ -188,3 +191,57 @@ def test_list_keys_is_exactly_the_data(ready):
 def _entry(key: bytes, version: int) -> ManifestEntry:
     return ManifestEntry(key=key, version=version, size=3, sha256="ab" * 32, mtime_ns=1_700_000_000 * 10**9,
                          replicated_at=time.time())
+
+
+class _CountingReads:
+    """The real target, with open_read counting how many replicas are read at once. The first read waits
+    (bounded) for a second one to start: a restore that reads one file at a time shows a peak of 1."""
+
+    def __init__(self, target):
+        self.target = target
+        self.lock = threading.Lock()
+        self.now = self.peak = 0
+        self.second = threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.target, name)
+
+    def open_read(self, key: bytes):
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+            first = self.peak == 1 and self.now == 1
+            if self.now >= 2:
+                self.second.set()
+        try:
+            if first:
+                self.second.wait(5.0)
+            yield from self.target.open_read(key)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def test_restore_reads_several_replicas_at_once_and_syncs_every_folder_on_the_way(ready, tmp_path, monkeypatch):
+    """Restore overlaps its files' fetches and fsyncs (4 at a time), and still every byte is checked and
+    every folder it renamed into, and each new folder above it, is fsynced before it reports."""
+    files = {b"w/a/b/f%d.pdf" % i: random_bytes(20_000 + i) for i in range(6)}
+    files[b"w/top.pdf"] = random_bytes(1234)
+    for key, data in files.items():
+        _put(ready.target, key, data)
+    entries = [ManifestEntry(key=key, version=1, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                             mtime_ns=1_700_000_000 * 10**9, replicated_at=time.time())
+               for key, data in files.items()]
+    ready.target.append_manifest(entries)
+    synced = []
+    real_fsync_dir = restore_module._fsync_dir
+    monkeypatch.setattr(restore_module, "_fsync_dir", lambda path: (synced.append(path), real_fsync_dir(path)))
+    counting = _CountingReads(ready.target)
+    dest = os.fsencode(tmp_path / "restored")
+    report = restore_module.restore(counting, dest, restore_module.select_versions(counting.read_manifest()))
+    assert report.restored == len(files) and not report.failed, report
+    for key, data in files.items():  # one watch: restored without the watch's name
+        assert open(os.path.join(dest, key.partition(b"/")[2]), "rb").read() == data
+    assert counting.peak >= 2, "restore read one replica at a time"
+    assert {dest, dest + b"/a", dest + b"/a/b"} <= set(synced), synced
+    assert len(synced) == len(set(synced)), "each folder is fsynced once, not once per file"

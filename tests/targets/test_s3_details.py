@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
+import threading
 
 import pytest
 
@@ -68,3 +70,67 @@ def test_credentials_never_logged(moto_s3, s3_credentials, caplog):
     case.target.checksum(b"a.pdf")
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert SECRET_KEY not in text and ACCESS_KEY not in text
+
+
+def _calls(case) -> list[str]:
+    """The S3 operations the target's client sends from now on, by name."""
+    calls = []
+    case.target.client.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def test_a_put_is_proven_by_the_stores_reply_without_a_head_or_a_get(s3):
+    """S3 checks the SHA-256 sent with the bytes and answers with the one it stored: put says True, so
+    the copy is verified without asking again (one request per small object)."""
+    calls = _calls(s3)
+    big = os.urandom(11 * MiB)
+    assert s3.target.put(b"a.pdf", [b"hello"], 1, None) is True
+    assert s3.target.put(b"big.tiff", [big[i:i + MiB] for i in range(0, len(big), MiB)], 2, None) is True
+    assert calls.count("PutObject") == 1, calls
+    assert not {"HeadObject", "GetObject"} & set(calls), calls
+    assert s3.raw(b"big.tiff") == big
+
+
+def test_a_reply_without_the_stored_sha256_leaves_the_proof_to_checksum(s3):
+    """A store that does not echo the checksum: put does not claim the replica proven."""
+    def forget(parsed, **_):
+        parsed.pop("ChecksumSHA256", None)
+    s3.target.client.meta.events.register("after-call.s3.PutObject", forget)
+    assert not s3.target.put(b"a.pdf", [b"hello"], 1, None)
+    assert s3.target.checksum(b"a.pdf") == hashlib.sha256(b"hello").hexdigest()
+
+
+def test_a_reply_naming_another_sha256_fails_the_put(s3):
+    def other(parsed, **_):
+        parsed["ChecksumSHA256"] = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+    s3.target.client.meta.events.register("after-call.s3.PutObject", other)
+    with pytest.raises(TargetError, match="computed SHA-256"):
+        s3.target.put(b"a.pdf", [b"hello"], 1, None)
+
+
+def test_the_parts_of_a_big_object_are_sent_several_at_once(s3):
+    """The first part waits (bounded) for a second one to be sent beside it: one at a time shows 1."""
+    lock, second = threading.Lock(), threading.Event()
+    state = {"now": 0, "peak": 0}
+
+    def sending(**_):
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+            first = state["peak"] == 1
+            if state["now"] >= 2:
+                second.set()
+        if first:
+            second.wait(5.0)
+
+    def sent(**_):
+        with lock:
+            state["now"] -= 1
+
+    s3.target.client.meta.events.register("before-call.s3.UploadPart", sending)
+    s3.target.client.meta.events.register("after-call.s3.UploadPart", sent)
+    data = os.urandom(21 * MiB)
+    assert s3.target.put(b"big.tiff", [data[i:i + MiB] for i in range(0, len(data), MiB)], 2, None)
+    assert state["peak"] >= 2, "the parts went one at a time"
+    assert s3.raw(b"big.tiff") == data
+    assert s3.target.checksum(b"big.tiff") == hashlib.sha256(data).hexdigest()
