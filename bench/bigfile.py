@@ -41,9 +41,15 @@ def run(ctx: Context, size: int, repeats: int) -> list[Row]:
 
 
 def _jaga(ctx: Context, base: Path, stage: Path) -> float:
-    daemon = JagaDaemon(fresh(base), ctx.source).start()
+    return time_big_upload(JagaDaemon(fresh(base), ctx.source), stage)
+
+
+def time_big_upload(daemon: JagaDaemon, stage: Path) -> float:
+    """Seconds from ``stage`` appearing in the watch (``.big.bin.part``, ignored, renamed to its final
+    name: the usual upload pattern) to its replica verified."""
+    daemon.start()
     try:
-        incoming = daemon.uploads / ".big.bin.part"  # ignored until renamed
+        incoming = daemon.uploads / ".big.bin.part"
         os.link(stage, incoming)
         settle_disk()
         began = time.time()

@@ -12,17 +12,17 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench.bigfile import time_big_upload
 from bench.burst import jaga_burst
 from bench.context import Context
 from bench.jagaproc import REPO, JagaDaemon
 from bench.peers import rclone_copy, write_rclone_config
 from bench.report import Row
 from bench.stats import median
-from bench.util import fresh, settle_disk, wait_until
+from bench.util import fresh, settle_disk
 from bench.workload import KIB, MIB, specs, write_tree
 
 TIMEOUT = 900.0
@@ -111,17 +111,7 @@ def _jaga_burst(ctx: Context, base: Path, endpoint: str, bucket: str, stage: Pat
 
 def _jaga_big(ctx: Context, base: Path, endpoint: str, bucket: str, source: Path, _count: int) -> float:
     """The upload pattern of C: ``.big.bin.part`` (ignored) renamed to its final name in the watch."""
-    daemon = _daemon(ctx, base, endpoint, bucket).start()
-    try:
-        incoming = daemon.uploads / ".big.bin.part"
-        os.link(source, incoming)
-        settle_disk()
-        began = time.time()
-        os.rename(incoming, daemon.uploads / "big.bin")
-        done = wait_until(lambda: daemon.verified()[0] >= 1, TIMEOUT, 0.05)
-        return daemon.verified()[1] - began if done else float("inf")
-    finally:
-        daemon.stop()
+    return time_big_upload(_daemon(ctx, base, endpoint, bucket), source)
 
 
 def _rows(results: dict, count: int, big: int) -> list[Row]:
