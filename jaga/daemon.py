@@ -19,6 +19,7 @@ from jaga.clock import ClockWatch, shift_jobs
 from jaga.config import Config, ConfigError, load_config
 from jaga.livestatus import DaemonStatus
 from jaga.preflight import refuse_unusable
+from jaga.signals import SignalInbox
 from jaga.metrics import Metrics
 from jaga.systemd import Notifier
 from jaga.web import WebServer
@@ -57,6 +58,7 @@ class Daemon:
         self.started_at = time.time()
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
+        self._inbox: SignalInbox | None = None  # while run_forever serves
         self.fatal: str | None = None  # why the daemon stopped itself, for the exit status
         self._prepared = False
         self._lock_state = "held"
@@ -204,20 +206,31 @@ class Daemon:
     def run_forever(self) -> None:
         """Start, serve until SIGTERM/SIGINT, stop. A start that fails half-way is stopped too, so no
         claim it took stays behind (StartupError, JournalBusy and JournalError reach the caller)."""
-        signal.signal(signal.SIGTERM, lambda *_: self.stop_requested.set())
-        signal.signal(signal.SIGINT, lambda *_: self.stop_requested.set())
-        signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
+        self._inbox = SignalInbox().install()
         try:
             self.start()
             self.notifier.ready(f"watching {len(self.roots)} folder(s), {len(self.replicators)} target(s)")
             self._serve()
         finally:
-            self.stop()
+            try:
+                self.stop()
+            finally:
+                self._inbox.close()
+                self._inbox = None
+
+    def _wait_for_signals(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for a signal or a stop; True while the daemon should go on."""
+        for number in self._inbox.wait(timeout):
+            if number in (signal.SIGTERM, signal.SIGINT):
+                self.stop_requested.set()
+            elif number == signal.SIGHUP:
+                self.reload_requested.set()
+        return not self.stop_requested.is_set()
 
     def _serve(self) -> None:
         """The main loop, on the monotonic clock: reloads, clock steps, heartbeats, systemd's watchdog."""
         last_watchdog = last_beat = time.monotonic()
-        while not self.stop_requested.wait(1.0):
+        while self._wait_for_signals(1.0):
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.reload()
@@ -275,6 +288,8 @@ class Daemon:
         self.fatal = f"stopped writing: {why}"
         log.error("%s", self.fatal)
         self.stop_requested.set()
+        if self._inbox is not None:
+            self._inbox.poke()
 
     # -- reload ---------------------------------------------------------------------------------
 

@@ -114,6 +114,18 @@ def test_sigterm_stops_within_ten_seconds_leaving_no_temporaries(deployment):
     assert_all_replicated(deployment)
 
 
+def test_signals_that_arrive_together_still_stop_the_daemon(deployment):
+    """`make run` stopped with Ctrl-C or a process-group kill: make passes the SIGTERM on to jaga, which
+    already has one, so two land at once (and an impatient operator presses Ctrl-C twice). A handler that
+    takes a lock (threading.Event.set) deadlocked when the second signal arrived inside the first: the
+    daemon never stopped and kept its writer lock. A burst of TERM, HUP and INT must stop it cleanly."""
+    deployment.start()
+    for sig in [signal.SIGHUP] * 3000 + [signal.SIGTERM, signal.SIGINT] * 50:
+        deployment.process.send_signal(sig)
+    assert deployment.stop(signal.SIGTERM, timeout=15) == 0, deployment.log_tail()
+    assert deployment.logged("stopped")
+
+
 def test_after_kill_9_the_next_start_resumes_and_cleans_up(deployment):
     deployment.start()
     for i in range(100):
@@ -265,4 +277,8 @@ def test_a_fresh_checkout_without_var_starts_with_make_run(tmp_path):
                  message="replicated under ./var/replica")
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(10)
+        try:
+            daemon.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)  # leave no daemon behind, then fail
+            raise AssertionError("make run did not stop within 10 s of SIGTERM") from None
