@@ -19,8 +19,8 @@ from jaga.clock import ClockWatch, shift_jobs
 from jaga.config import Config, ConfigError, load_config
 from jaga.livestatus import DaemonStatus
 from jaga.preflight import refuse_unusable
-from jaga.signals import SignalInbox
 from jaga.metrics import Metrics
+from jaga.signals import SignalInbox
 from jaga.systemd import Notifier
 from jaga.web import WebServer
 from jaga.web.health import STALL_LIMIT
@@ -57,8 +57,7 @@ class Daemon:
         self.clock = ClockWatch()
         self.started_at = time.time()
         self.stop_requested = threading.Event()
-        self.reload_requested = threading.Event()
-        self._inbox: SignalInbox | None = None  # while run_forever serves
+        self._inbox: SignalInbox | None = None  # run_forever's; _give_up wakes it
         self.fatal: str | None = None  # why the daemon stopped itself, for the exit status
         self._prepared = False
         self._lock_state = "held"
@@ -206,33 +205,24 @@ class Daemon:
     def run_forever(self) -> None:
         """Start, serve until SIGTERM/SIGINT, stop. A start that fails half-way is stopped too, so no
         claim it took stays behind (StartupError, JournalBusy and JournalError reach the caller)."""
-        self._inbox = SignalInbox().install()
-        try:
-            self.start()
-            self.notifier.ready(f"watching {len(self.roots)} folder(s), {len(self.replicators)} target(s)")
-            self._serve()
-        finally:
+        with SignalInbox() as inbox:
+            self._inbox = inbox
             try:
-                self.stop()
+                self.start()
+                self.notifier.ready(f"watching {len(self.roots)} folder(s), {len(self.replicators)} target(s)")
+                self._serve(inbox)
             finally:
-                self._inbox.close()
-                self._inbox = None
+                self.stop()
 
-    def _wait_for_signals(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` s for a signal or a stop; True while the daemon should go on."""
-        for number in self._inbox.wait(timeout):
-            if number in (signal.SIGTERM, signal.SIGINT):
-                self.stop_requested.set()
-            elif number == signal.SIGHUP:
-                self.reload_requested.set()
-        return not self.stop_requested.is_set()
-
-    def _serve(self) -> None:
-        """The main loop, on the monotonic clock: reloads, clock steps, heartbeats, systemd's watchdog."""
+    def _serve(self, inbox: SignalInbox) -> None:
+        """The main loop, on the monotonic clock: signals, reloads, clock steps, heartbeats, systemd's
+        watchdog. Signals are acted on here, outside any handler (see jaga.signals)."""
         last_watchdog = last_beat = time.monotonic()
-        while self._wait_for_signals(1.0):
-            if self.reload_requested.is_set():
-                self.reload_requested.clear()
+        while not self.stop_requested.is_set():
+            arrived = inbox.wait(1.0)
+            if arrived & {signal.SIGTERM, signal.SIGINT}:
+                break
+            if signal.SIGHUP in arrived:
                 self.reload()
             self._watch_clock()
             if time.monotonic() - last_beat >= HEARTBEAT:
@@ -288,8 +278,9 @@ class Daemon:
         self.fatal = f"stopped writing: {why}"
         log.error("%s", self.fatal)
         self.stop_requested.set()
-        if self._inbox is not None:
-            self._inbox.poke()
+        inbox = self._inbox  # read once: the loop may be closing it
+        if inbox is not None:
+            inbox.poke()
 
     # -- reload ---------------------------------------------------------------------------------
 

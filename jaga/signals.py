@@ -39,6 +39,12 @@ class SignalInbox:
         """The handler: a set's add takes no lock, so a signal landing inside this one is harmless."""
         self._arrived.add(number)
 
+    def __enter__(self) -> "SignalInbox":
+        return self.install()
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
     def wait(self, timeout: float) -> set[int]:
         """The signal numbers that arrived since the last call, waiting up to ``timeout`` s for one."""
         if not self._arrived:
@@ -56,6 +62,7 @@ class SignalInbox:
                 return
 
     def poke(self) -> None:
+        """Wake ``wait()`` from another thread; harmless once the inbox is closed."""
         try:
             self._writer.send(b"\0")
         except (BlockingIOError, OSError):
