@@ -22,6 +22,7 @@ import time
 from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +59,8 @@ class LocalTarget(Target):
         self.name = name
         self.root = Path(root)
         self._unsynced_folders: set[bytes] = set()
-        self._lock = threading.Lock()
+        self._folders_lock = threading.Lock()  # the set above (held across a mkdir, never a put)
+        self._lock = threading.Lock()  # the proven root: held while it is proven or let go
         self._flush_pool: ThreadPoolExecutor | None = None
         self._proven: _ProvenRoot | None = None
 
@@ -166,7 +168,7 @@ class LocalTarget(Target):
         key = check_key(key)
         folder, name = _split(key)
         try:
-            with self._dir_fd(folder, create=True) as dir_fd:
+            with self._dir_fd(folder, create=True, sync_later=True) as dir_fd:
                 if stat.S_ISDIR(_lstat_mode(name, dir_fd)):
                     self._displace(dir_fd, name, key)
                 temp = self._write_temp(dir_fd, chunks, mtime_ns)
@@ -177,8 +179,7 @@ class LocalTarget(Target):
                 except BaseException:
                     _unlink_quietly(temp, dir_fd)
                     raise
-            with self._lock:
-                self._unsynced_folders.add(folder)
+            self._sync_later(folder)
         except OSError as exc:
             raise TargetError(f"writing a replica: {_describe(exc)}", path=key) from exc
         except ReadBackMismatch as exc:
@@ -188,12 +189,27 @@ class LocalTarget(Target):
     def flush(self) -> None:
         """fsync every folder a put renamed into since the last flush: one fsync per folder per batch
         instead of one per file, and still before anything is called verified."""
-        with self._lock:
+        with self._folders_lock:
             folders, self._unsynced_folders = self._unsynced_folders, set()
         if len(folders) > 1:  # concurrent fsyncs share the filesystem's journal commits
             list(self._flusher().map(self._sync_folder, sorted(folders)))
         elif folders:
             self._sync_folder(folders.pop())
+
+    def _sync_later(self, folder: bytes) -> None:
+        with self._folders_lock:
+            self._unsynced_folders.add(folder)
+
+    def _mkdir_sync_later(self, parent_fd: int, part: bytes, parent: bytes) -> None:
+        """A new folder whose parent the next flush fsyncs. Made with the set's lock held, so a flush
+        takes the set either before the mkdir (the parent goes into the next set) or after it (its
+        fsync covers the new name), and a put that enters the folder later finds its parent queued."""
+        with self._folders_lock:
+            try:
+                os.mkdir(part, 0o750, dir_fd=parent_fd)
+            except FileExistsError:
+                pass
+            self._unsynced_folders.add(parent)
 
     def _sync_folder(self, folder: bytes) -> None:
         try:
@@ -365,29 +381,48 @@ class LocalTarget(Target):
             os.close(fd)
 
     def _start_fd(self, create: bool) -> int:
-        """A new fd on the root: the proven handle's twin, checked first (it is the only way to write);
+        """A new fd on the root, checked to be the proven folder first (it is the only way to write);
         an unproven target (restore, verify without a journal) is only read, through the path."""
-        with self._lock:
-            if self.expected_marker is not None or create:
-                return os.dup(self._held_root())
+        if self.expected_marker is not None or create:
+            return self._checked_root()
         with self._root_fd() as root_fd:
             return os.dup(root_fd)
 
+    def _checked_root(self) -> int:
+        """The root opened again and found to be the proven folder (same st_dev and st_ino) with its
+        marker still in it. Without the lock: sixteen puts at once must not queue behind each other's
+        system calls. Anything unexpected takes the locked path, which lets go and says why."""
+        proven = self._proven
+        if proven is not None:
+            try:
+                fd = os.open(self.root, DIR_FLAGS & ~os.O_NOFOLLOW)
+            except OSError:
+                fd = None
+            if fd is not None:
+                if _is_proven(fd, proven) and self._proven is proven:
+                    return fd
+                os.close(fd)
+        with self._lock:
+            return os.dup(self._held_root())
+
     @contextmanager
-    def _dir_fd(self, folder: bytes, create: bool):
-        """An fd for ``folder`` under the root, walking one component at a time without following links."""
+    def _dir_fd(self, folder: bytes, create: bool, sync_later: bool = False):
+        """An fd for ``folder`` under the root, walking one component at a time without following links.
+        ``sync_later``: a folder created on the way is fsynced into its parent by the next flush (put's
+        case: nothing is called verified before then) instead of at once."""
         fd = self._start_fd(create)
         try:
             walked = []
             for part in folder.split(b"/") if folder else []:
+                mkdir = partial(self._mkdir_sync_later, parent=b"/".join(walked)) if sync_later else _mkdir_synced
                 walked.append(part)
                 try:
-                    child = _enter(fd, part, create)
+                    child = _enter(fd, part, create, mkdir)
                 except NotADirectoryError:
                     if not create or stat.S_ISDIR(_lstat_mode(part, fd)):
                         raise
                     self._displace(fd, part, b"/".join(walked))
-                    child = _enter(fd, part, create)
+                    child = _enter(fd, part, create, mkdir)
                 os.close(fd)
                 fd = child
             yield fd
@@ -395,18 +430,34 @@ class LocalTarget(Target):
             os.close(fd)
 
 
-def _enter(parent_fd: int, part: bytes, create: bool) -> int:
+def _is_proven(fd: int, proven: _ProvenRoot) -> bool:
+    st = os.fstat(fd)
+    if (st.st_dev, st.st_ino) != (proven.dev, proven.ino):
+        return False
+    try:
+        os.stat(MARKER, dir_fd=fd, follow_symlinks=False)
+    except OSError:
+        return False
+    return True
+
+
+def _enter(parent_fd: int, part: bytes, create: bool, mkdir) -> int:
     try:
         return os.open(part, DIR_FLAGS, dir_fd=parent_fd)
     except FileNotFoundError:
         if not create:
             raise
+    mkdir(parent_fd, part)
+    return os.open(part, DIR_FLAGS, dir_fd=parent_fd)
+
+
+def _mkdir_synced(parent_fd: int, part: bytes) -> None:
+    """A new folder whose name is fsynced into its parent at once: it must survive a power cut."""
     try:
         os.mkdir(part, 0o750, dir_fd=parent_fd)
     except FileExistsError:
         pass
-    os.fsync(parent_fd)  # the new folder's name must survive a power cut too
-    return os.open(part, DIR_FLAGS, dir_fd=parent_fd)
+    os.fsync(parent_fd)
 
 
 def _walk(root_fd: int) -> Iterator[tuple[bytes, list[bytes], list[bytes], int]]:
