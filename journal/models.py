@@ -40,7 +40,8 @@ class FileRow(Base):
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     inode: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # a replaced file has a new one
     deleted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
-    __table_args__ = (UniqueConstraint("node", "watch", "path", name="uq_files_node_watch_path"),)
+    __table_args__ = (UniqueConstraint("node", "watch", "path", name="uq_files_node_watch_path"),
+                      Index("ix_files_node_watch_inode", "node", "watch", "inode"))
 
 
 class Version(Base):

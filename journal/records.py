@@ -137,10 +137,21 @@ class Job:
     attempts: int
     completed_at: float
     previous_number: int | None   # newest verified older version on this target, kept aside on overwrite
+    twin: "Twin | None" = None    # a first version whose bytes this target may already hold elsewhere
 
     @property
     def display_path(self) -> str:
         return display(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Twin:
+    """A verified replica on the same target that is probably these very bytes: the same inode, size and
+    mtime under another path of the watch (a file or folder moved). A hint only: the copy hashes the
+    source and reads the replica back before it calls anything verified."""
+
+    path: bytes
+    sha256: str
 
 
 CHANGED = "changed"  # the source is not the recorded version any more: observe it again, retry

@@ -247,6 +247,13 @@ class Target(ABC):
     def open_read(self, key: bytes) -> Iterator[bytes]:
         """The stored bytes of ``key`` in chunks (restore). Raises FileNotFoundError when absent."""
 
+    def link(self, existing: bytes, key: bytes) -> bool:
+        """Make ``key`` hold what ``existing`` holds without sending the bytes again (a file that moved on
+        the primary), atomically, durable once ``flush()`` returns; False where this target cannot (the
+        caller then puts the bytes) or ``existing`` is not there. The caller proves the result with
+        ``checksum(key)`` before it calls anything verified."""
+        return False
+
     def flush(self) -> None:
         """Make every put so far durable (e.g. fsync the folders renamed into). Called before replicas
         are recorded as verified; a no-op where each put is durable by itself."""

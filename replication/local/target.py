@@ -22,7 +22,6 @@ import time
 from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +58,7 @@ class LocalTarget(Target):
         self.name = name
         self.root = Path(root)
         self._unsynced_folders: set[bytes] = set()
-        self._folders_lock = threading.Lock()  # the set above (held across a mkdir, never a put)
+        self._folders_lock = threading.Lock()  # the set above, never held across a system call
         self._lock = threading.Lock()  # the proven root: held while it is proven or let go
         self._flush_pool: ThreadPoolExecutor | None = None
         self._proven: _ProvenRoot | None = None
@@ -179,12 +178,39 @@ class LocalTarget(Target):
                 except BaseException:
                     _unlink_quietly(temp, dir_fd)
                     raise
-            self._sync_later(folder)
+            self._sync_later(_with_ancestors(folder))
         except OSError as exc:
             raise TargetError(f"writing a replica: {_describe(exc)}", path=key) from exc
         except ReadBackMismatch as exc:
             raise TargetError(f"writing a replica: {exc}", path=key) from exc
         return True  # read back from the disk and found identical (see readback.py)
+
+    def link(self, existing: bytes, key: bytes) -> bool:
+        """A hard link of the replica at ``existing`` (replicas are write-once: every put renames a new
+        inode into place, so the two names keep the same bytes), made under a temporary name and renamed
+        over ``key``; its folders go to the next flush like a put's."""
+        existing, key = check_key(existing), check_key(key)
+        (from_folder, from_name), (folder, name) = _split(existing), _split(key)
+        try:
+            with self._dir_fd(from_folder, create=False) as from_fd, \
+                    self._dir_fd(folder, create=True, sync_later=True) as dir_fd:
+                if not stat.S_ISREG(_lstat_mode(from_name, from_fd)):
+                    return False
+                if stat.S_ISDIR(_lstat_mode(name, dir_fd)):
+                    self._displace(dir_fd, name, key)
+                temp = temp_name(self.temp_tag)
+                os.link(from_name, temp, src_dir_fd=from_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+                try:
+                    os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                except BaseException:
+                    _unlink_quietly(temp, dir_fd)
+                    raise
+            self._sync_later(_with_ancestors(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as exc:
+            raise TargetError(f"linking a replica: {_describe(exc)}", path=key) from exc
+        return True
 
     def flush(self) -> None:
         """fsync every folder a put renamed into since the last flush: one fsync per folder per batch
@@ -196,20 +222,9 @@ class LocalTarget(Target):
         elif folders:
             self._sync_folder(folders.pop())
 
-    def _sync_later(self, folder: bytes) -> None:
+    def _sync_later(self, folders: list[bytes]) -> None:
         with self._folders_lock:
-            self._unsynced_folders.add(folder)
-
-    def _mkdir_sync_later(self, parent_fd: int, part: bytes, parent: bytes) -> None:
-        """A new folder whose parent the next flush fsyncs. Made with the set's lock held, so a flush
-        takes the set either before the mkdir (the parent goes into the next set) or after it (its
-        fsync covers the new name), and a put that enters the folder later finds its parent queued."""
-        with self._folders_lock:
-            try:
-                os.mkdir(part, 0o750, dir_fd=parent_fd)
-            except FileExistsError:
-                pass
-            self._unsynced_folders.add(parent)
+            self._unsynced_folders.update(folders)
 
     def _sync_folder(self, folder: bytes) -> None:
         try:
@@ -408,21 +423,20 @@ class LocalTarget(Target):
     @contextmanager
     def _dir_fd(self, folder: bytes, create: bool, sync_later: bool = False):
         """An fd for ``folder`` under the root, walking one component at a time without following links.
-        ``sync_later``: a folder created on the way is fsynced into its parent by the next flush (put's
-        case: nothing is called verified before then) instead of at once."""
+        ``sync_later``: a folder made on the way is not fsynced into its parent here; the caller queues
+        every folder on the way for the next flush (put's case: nothing is called verified before)."""
         fd = self._start_fd(create)
         try:
             walked = []
             for part in folder.split(b"/") if folder else []:
-                mkdir = partial(self._mkdir_sync_later, parent=b"/".join(walked)) if sync_later else _mkdir_synced
                 walked.append(part)
                 try:
-                    child = _enter(fd, part, create, mkdir)
+                    child = _enter(fd, part, create, sync=not sync_later)
                 except NotADirectoryError:
                     if not create or stat.S_ISDIR(_lstat_mode(part, fd)):
                         raise
                     self._displace(fd, part, b"/".join(walked))
-                    child = _enter(fd, part, create, mkdir)
+                    child = _enter(fd, part, create, sync=not sync_later)
                 os.close(fd)
                 fd = child
             yield fd
@@ -441,23 +455,29 @@ def _is_proven(fd: int, proven: _ProvenRoot) -> bool:
     return True
 
 
-def _enter(parent_fd: int, part: bytes, create: bool, mkdir) -> int:
+def _enter(parent_fd: int, part: bytes, create: bool, sync: bool = True) -> int:
+    """The child folder's fd. A folder made here has its name fsynced into the parent (it must survive
+    a power cut): at once with ``sync``, else by the caller's flush."""
     try:
         return os.open(part, DIR_FLAGS, dir_fd=parent_fd)
     except FileNotFoundError:
         if not create:
             raise
-    mkdir(parent_fd, part)
-    return os.open(part, DIR_FLAGS, dir_fd=parent_fd)
-
-
-def _mkdir_synced(parent_fd: int, part: bytes) -> None:
-    """A new folder whose name is fsynced into its parent at once: it must survive a power cut."""
     try:
         os.mkdir(part, 0o750, dir_fd=parent_fd)
     except FileExistsError:
         pass
-    os.fsync(parent_fd)
+    if sync:
+        os.fsync(parent_fd)
+    return os.open(part, DIR_FLAGS, dir_fd=parent_fd)
+
+
+def _with_ancestors(folder: bytes) -> list[bytes]:
+    """The folder and every folder above it up to the root (b""). A put queues all of them: one may
+    have been made a moment ago by another put that has not queued it yet, and the fsync of a folder
+    that did not change costs the filesystem nothing."""
+    parts = folder.split(b"/") if folder else []
+    return [b""] + [b"/".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
 
 
 def _walk(root_fd: int) -> Iterator[tuple[bytes, list[bytes], list[bytes], int]]:

@@ -50,7 +50,7 @@ def test_a_folder_a_put_makes_is_fsynced_into_its_parent_by_the_flush(local, mon
 
 def test_a_folder_made_while_a_flush_runs_is_still_fsynced_before_its_files_are_verified(local, monkeypatch):
     """Puts into one new folder race a flush: whichever way it falls, the flush after the last put
-    has fsynced the new folder's parent (the set is taken before or after a mkdir, never between)."""
+    has fsynced the new folder's parent (each put queues every folder on its way)."""
     for round_ in range(20):
         synced = _synced_paths(monkeypatch)
         folder = f"w/r{round_}".encode()
