@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.jagaproc import TARGET, WATCH
+from journal.records import default_node
 
-FORMAT = 3          # bump when the generated rows change
+FORMAT = 4          # bump when the generated rows change
 PER_DIR = 1000
 MTIME0 = 1_600_000_000 * 10**9
 MIGRATE = """
@@ -85,7 +86,7 @@ def schema_key(source: Path) -> str:
 
 def cached(cache: Path, source: Path, total: int, on_disk: int, log=print) -> Generated:
     """The generated deployment for these sizes and this schema, made now if the cache lacks it."""
-    key = f"journal-{total}-{on_disk}-s{schema_key(source)}-f{FORMAT}"
+    key = f"journal-{total}-{on_disk}-s{schema_key(source)}-f{FORMAT}-n{default_node()}"
     made = Generated(cache / key)
     if (made.folder / "complete").exists():
         log(f"   journal of {total:,} files from the cache ({made.folder})")
@@ -97,7 +98,7 @@ def cached(cache: Path, source: Path, total: int, on_disk: int, log=print) -> Ge
     write_tree(made.tree, on_disk)
     wrote = time.monotonic()
     _migrate_and_mark(source, made.journal, made.replica)
-    fill(made.journal, total, on_disk)
+    fill(made.journal, total, on_disk, default_node())
     (made.folder / "complete").write_text(f"tree {wrote - began:.0f}s, journal {time.monotonic() - wrote:.0f}s\n")
     log(f"   generated {on_disk:,} files in {wrote - began:.0f}s and a journal of {total:,} in "
         f"{time.monotonic() - wrote:.0f}s; cached in {made.folder}")
@@ -133,22 +134,24 @@ def _migrate_and_mark(source: Path, journal: Path, replica: Path) -> None:
                    check=True)
 
 
-def fill(journal: Path, total: int, on_disk: int) -> None:
+def fill(journal: Path, total: int, on_disk: int, node: str) -> None:
     """Files 0..on_disk-1 are the tree's, the rest archived (deleted from the primary, kept as history);
-    each has one version, verified on TARGET."""
+    each has one version, verified on TARGET. Every file is ``node``'s (the daemon's default node, this
+    host's name), as a journal written by jaga since 0006 has them: rows without a node would make the
+    restart adopt ten million rows first, a one-time upgrade step, not a restart."""
     numbers = ("WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?) ")
     with sqlite3.connect(journal) as conn:
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA cache_size=-500000")  # 500 MB: index inserts stay in memory
-        conn.execute(numbers + "INSERT INTO files (id, watch, path, current_version, size, mtime_ns, inode, "
-                     "deleted_at) SELECT i + 1, ?, CAST(printf('d%04d/u%07d.pdf', i / ?, i) AS BLOB), 1, "
+        conn.execute(numbers + "INSERT INTO files (id, node, watch, path, current_version, size, mtime_ns, inode, "
+                     "deleted_at) SELECT i + 1, ?, ?, CAST(printf('d%04d/u%07d.pdf', i / ?, i) AS BLOB), 1, "
                      "512 + (i * 37) % 3584, ? + i * 1000000, NULL, NULL FROM n",
-                     (0, on_disk, WATCH, PER_DIR, MTIME0))
+                     (0, on_disk, node, WATCH, PER_DIR, MTIME0))
         if total > on_disk:
-            conn.execute(numbers + "INSERT INTO files (id, watch, path, current_version, size, mtime_ns, inode, "
-                         "deleted_at) SELECT i + 1, ?, CAST(printf('archive/%05d/a%08d.pdf', i / ?, i) AS BLOB), "
-                         "1, 2048 + i % 65536, ? + i, NULL, ? FROM n",
-                         (on_disk, total, WATCH, PER_DIR, int(1.5e18), 1.7e9))
+            conn.execute(numbers + "INSERT INTO files (id, node, watch, path, current_version, size, mtime_ns, "
+                         "inode, deleted_at) SELECT i + 1, ?, ?, CAST(printf('archive/%05d/a%08d.pdf', i / ?, i) "
+                         "AS BLOB), 1, 2048 + i % 65536, ? + i, NULL, ? FROM n",
+                         (on_disk, total, node, WATCH, PER_DIR, int(1.5e18), 1.7e9))
         conn.execute("INSERT INTO versions (id, file_id, number, size, mtime_ns, sha256, seen_at, completed_at) "
                      "SELECT id, id, 1, size, mtime_ns, ?, ?, ? FROM files", ("0" * 64, 1.6e9, 1.6e9))
         conn.execute("INSERT INTO replicas (id, version_id, target, state, attempts, next_attempt_at, "
