@@ -162,19 +162,17 @@ def _jobs(session: Session, node: str, target: str, ids: list[int]) -> list[Job]
     twins = _twins(session, node, target, [r for r in rows if r[3] == 1 and r[6] is None and r[11] is not None])
     return [Job(replica_id=r[0], attempts=r[1], version_id=r[2], number=r[3], size=r[4], mtime_ns=r[5],
                 sha256=r[6], completed_at=r[7], watch=r[9], path=r[10], target=target,
-                previous_number=previous.get(r[8]), twin=twins.get((r[9], r[11], r[4], r[5], bytes(r[10]))))
-            for r in rows]
+                previous_number=previous.get(r[8]), twin=twins.get(r[0])) for r in rows]
 
 
-def _twins(session: Session, node: str, target: str, rows: list) -> dict[tuple, Twin]:
-    """(watch, inode, size, mtime_ns, path) → a verified replica on ``target`` of another path's current
-    version with that inode, size and mtime: most likely the same bytes, moved (a folder renamed makes
-    every file below it a new path). One query per claim, through the (node, watch, inode) index."""
+def _twins(session: Session, node: str, target: str, rows: list) -> dict[int, Twin]:
+    """replica id → a verified replica on ``target`` of another path's current version with the same
+    inode, size and mtime: most likely the same bytes, moved (a folder renamed makes every file below it
+    a new path). One query per claim, through the (node, watch, inode) index."""
     if not rows:
         return {}
     files, versions, replicas = FileRow.__table__, Version.__table__, Replica.__table__
-    wanted = {(r[9], r[11], r[4], r[5]) for r in rows}
-    found: dict[tuple, list[tuple[bytes, str]]] = {}
+    found: dict[tuple, list[tuple[bytes, str]]] = {}  # (watch, inode, size, mtime_ns) → [(path, sha256)]
     inodes = sorted({r[11] for r in rows})
     for start in range(0, len(inodes), TWIN_CHUNK):
         query = (select(files.c.watch, files.c.inode, versions.c.size, versions.c.mtime_ns, files.c.path,
@@ -182,17 +180,15 @@ def _twins(session: Session, node: str, target: str, rows: list) -> dict[tuple, 
                  .join(versions, and_(versions.c.file_id == files.c.id, versions.c.number == files.c.current_version))
                  .join(replicas, and_(replicas.c.version_id == versions.c.id, replicas.c.target == target,
                                       replicas.c.state == ReplicaState.VERIFIED))
-                 .where(files.c.node == node, files.c.watch.in_({r[9] for r in rows}),
+                 .where(files.c.node == node, files.c.watch.in_(sorted({r[9] for r in rows})),
                         files.c.inode.in_(inodes[start:start + TWIN_CHUNK]), versions.c.sha256.is_not(None)))
         for watch, inode, size, mtime_ns, path, sha256 in session.execute(query):
-            if (watch, inode, size, mtime_ns) in wanted:
-                found.setdefault((watch, inode, size, mtime_ns), []).append((bytes(path), sha256))
+            found.setdefault((watch, inode, size, mtime_ns), []).append((bytes(path), sha256))
     twins = {}
     for r in rows:
-        key = (r[9], r[11], r[4], r[5])
-        others = [candidate for candidate in found.get(key, []) if candidate[0] != bytes(r[10])]
+        others = [(path, sha) for path, sha in found.get((r[9], r[11], r[4], r[5]), []) if path != bytes(r[10])]
         if others:
-            twins[key + (bytes(r[10]),)] = Twin(*others[0])
+            twins[r[0]] = Twin(*others[0])
     return twins
 
 

@@ -24,7 +24,7 @@ def replicate(job: Job, source_root: bytes, target: Target, may_hold_unknown: bo
             look_first = job.previous_number is None and (may_hold_unknown or job.attempts > 0)
             if look_first and _already_there(source, target, key):
                 return Outcome(job, ReplicaState.VERIFIED, sha256=source.sha256, stored_at=time.time())
-            if job.twin is not None and _linked_from_twin(job, source, target, key):
+            if job.twin is not None and target.can_link and _linked_from_twin(job, source, target, key):
                 return Outcome(job, ReplicaState.VERIFIED, sha256=source.sha256, stored_at=time.time())
             keep = version_key(key, job.previous_number) if job.previous_number else None
             identical = target.put(key, source.chunks(), job.mtime_ns, keep)
@@ -44,7 +44,7 @@ def replicate(job: Job, source_root: bytes, target: Target, may_hold_unknown: bo
 def _linked_from_twin(job: Job, source: SourceFile, target: Target, key: bytes) -> bool:
     """A file that moved: the target links the replica it already holds under the old path instead of
     being sent the bytes again. Verified as a copy is: the source hashed now, the replica read back,
-    both equal to the twin's hash. Anything else (no link on this target, other bytes on either side)
+    both equal to the twin's hash. Anything else (the old replica gone, other bytes on either side)
     and the caller copies as usual, over whatever the link left."""
     twin_key = job.watch.encode() + b"/" + job.twin.path
     try:

@@ -247,11 +247,13 @@ class Target(ABC):
     def open_read(self, key: bytes) -> Iterator[bytes]:
         """The stored bytes of ``key`` in chunks (restore). Raises FileNotFoundError when absent."""
 
+    can_link: bool = False  # link() can give a key another key's bytes without sending them again
+
     def link(self, existing: bytes, key: bytes) -> bool:
         """Make ``key`` hold what ``existing`` holds without sending the bytes again (a file that moved on
-        the primary), atomically, durable once ``flush()`` returns; False where this target cannot (the
-        caller then puts the bytes) or ``existing`` is not there. The caller proves the result with
-        ``checksum(key)`` before it calls anything verified."""
+        the primary), atomically, durable once ``flush()`` returns; False when ``existing`` is not there
+        (the caller then puts the bytes). Only called where ``can_link``. The caller proves the result
+        with ``checksum(key)`` before it calls anything verified."""
         return False
 
     def flush(self) -> None:

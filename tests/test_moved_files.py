@@ -2,9 +2,22 @@
 replicas it already has are linked under the new names instead of being written again, and still
 nothing is called verified that was not hashed at the source and read back at the target."""
 
+import hashlib
 import os
+import time
 
+from journal.records import Job, ReplicaState, Twin
+from replication.copier import replicate
+from replication.local.target import LocalTarget
+from replication.source import SourceFile
+from replication.target import Marker
 from tests.harness import sha256_file, wait_for, write_file
+
+
+def _current_sha(deployment, rel: bytes) -> str | None:
+    rows = deployment.journal_rows("SELECT v.sha256 FROM files f JOIN versions v ON v.file_id = f.id "
+                                   "AND v.number = f.current_version WHERE f.path = ?", (rel,))
+    return rows[0][0] if rows else None
 
 
 def _folder_of_verified_files(deployment, folder: str, count: int) -> dict[str, bytes]:
@@ -61,7 +74,36 @@ def test_a_file_moved_and_then_changed_is_copied_with_its_new_bytes(deployment):
     os.rename(deployment.uploads / "drafts", deployment.uploads / "final")
     with open(deployment.uploads / "final/scan-0.pdf", "r+b") as handle:
         handle.write(b"signed")
-    wait_for(lambda: deployment.is_verified(b"final/scan-0.pdf"), message="changed file verified")
     wanted = b"signed" + files["drafts/scan-0.pdf"][6:]
+    # the move may be linked (old bytes, right for that moment) before the change is seen: wait for the
+    # journal's current version to be the changed bytes, verified
+    wait_for(lambda: deployment.is_verified(b"final/scan-0.pdf") and _current_sha(deployment, b"final/scan-0.pdf")
+             == hashlib.sha256(wanted).hexdigest(), message="changed file verified")
     assert (deployment.replica_data / "final/scan-0.pdf").read_bytes() == wanted
     assert (deployment.replica_data / "drafts/scan-0.pdf").read_bytes() == files["drafts/scan-0.pdf"]
+
+
+class _NoLinks(LocalTarget):
+    can_link = False  # as SFTP and S3
+
+
+def test_a_target_that_cannot_link_reads_a_moved_file_once(tmp_path, monkeypatch):
+    """The twin is a hint for targets that link; elsewhere the copy must not hash the source first and
+    then read it all again to send it."""
+    source = tmp_path / "uploads"
+    data = os.urandom(50_000)
+    write_file(source / "new/a.pdf", data)
+    st = os.stat(source / "new/a.pdf")
+    target = _NoLinks("remote", tmp_path / "replica")
+    target.write_marker(Marker("remote", "m-1", time.time()))
+    reads = []
+    real_chunks = SourceFile.chunks
+    monkeypatch.setattr(SourceFile, "chunks", lambda self: (reads.append(self.rel), real_chunks(self))[1])
+    job = Job(replica_id=1, version_id=1, target="remote", watch="uploads", path=b"new/a.pdf", number=1,
+              size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=None, attempts=0, completed_at=time.time(),
+              previous_number=None, twin=Twin(b"old/a.pdf", hashlib.sha256(data).hexdigest()))
+    outcome = replicate(job, os.fsencode(source), target, may_hold_unknown=False)
+    target.close()
+    assert outcome.state == ReplicaState.VERIFIED, outcome
+    assert reads == [b"new/a.pdf"], f"the source was read {len(reads)} times"
+    assert (tmp_path / "replica/uploads/new/a.pdf").read_bytes() == data

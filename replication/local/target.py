@@ -49,6 +49,7 @@ class _ProvenRoot:
 
 class LocalTarget(Target):
     small_copies_per_worker = 4  # concurrent fsyncs share the filesystem journal's commits
+    can_link = True              # hard links: replicas are write-once
 
     @classmethod
     def from_config(cls, config: LocalTargetConfig) -> "LocalTarget":
@@ -171,13 +172,9 @@ class LocalTarget(Target):
                 if stat.S_ISDIR(_lstat_mode(name, dir_fd)):
                     self._displace(dir_fd, name, key)
                 temp = self._write_temp(dir_fd, chunks, mtime_ns)
-                try:
-                    if keep_previous_as is not None:
-                        self._keep_previous(dir_fd, name, keep_previous_as, temp, key)
-                    os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-                except BaseException:
-                    _unlink_quietly(temp, dir_fd)
-                    raise
+                keep = (lambda: self._keep_previous(dir_fd, name, keep_previous_as, temp, key)
+                        ) if keep_previous_as is not None else None
+                _rename_into_place(dir_fd, temp, name, before=keep)
             self._sync_later(_with_ancestors(folder))
         except OSError as exc:
             raise TargetError(f"writing a replica: {_describe(exc)}", path=key) from exc
@@ -200,11 +197,7 @@ class LocalTarget(Target):
                     self._displace(dir_fd, name, key)
                 temp = temp_name(self.temp_tag)
                 os.link(from_name, temp, src_dir_fd=from_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
-                try:
-                    os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-                except BaseException:
-                    _unlink_quietly(temp, dir_fd)
-                    raise
+                _rename_into_place(dir_fd, temp, name)
             self._sync_later(_with_ancestors(folder))
         except (FileNotFoundError, NotADirectoryError):
             return False
@@ -262,12 +255,7 @@ class LocalTarget(Target):
         return temp
 
     def _write_atomic(self, dir_fd: int, name: bytes, chunks: Iterable[bytes], mtime_ns: int | None) -> None:
-        temp = self._write_temp(dir_fd, chunks, mtime_ns)
-        try:
-            os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        except BaseException:
-            _unlink_quietly(temp, dir_fd)
-            raise
+        _rename_into_place(dir_fd, self._write_temp(dir_fd, chunks, mtime_ns), name)
         os.fsync(dir_fd)
 
     def _displace(self, dir_fd: int, name: bytes, key: bytes) -> None:
@@ -472,10 +460,22 @@ def _enter(parent_fd: int, part: bytes, create: bool, sync: bool = True) -> int:
     return os.open(part, DIR_FLAGS, dir_fd=parent_fd)
 
 
+def _rename_into_place(dir_fd: int, temp: bytes, name: bytes, before=None) -> None:
+    """``temp`` renamed over ``name`` (after ``before()``, if given); on any failure the temporary goes,
+    so nothing half-done is left under either name."""
+    try:
+        if before is not None:
+            before()
+        os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        _unlink_quietly(temp, dir_fd)
+        raise
+
+
 def _with_ancestors(folder: bytes) -> list[bytes]:
     """The folder and every folder above it up to the root (b""). A put queues all of them: one may
-    have been made a moment ago by another put that has not queued it yet, and the fsync of a folder
-    that did not change costs the filesystem nothing."""
+    have been made a moment ago by another put that has not queued it yet. A folder that did not change
+    costs its flush a walk and an fsync call, no journal commit."""
     parts = folder.split(b"/") if folder else []
     return [b""] + [b"/".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
 

@@ -75,7 +75,7 @@ def test_puts_check_the_root_without_waiting_for_each_other(local, monkeypatch):
     def slow_stat(path, *args, **kwargs):
         if threading.current_thread().name == "held" and path == MARKER_NAME.encode() and not inside.is_set():
             inside.set()
-            release.wait(20)
+            release.wait(60)
         return real_stat(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "stat", slow_stat)
@@ -85,8 +85,8 @@ def test_puts_check_the_root_without_waiting_for_each_other(local, monkeypatch):
         assert inside.wait(10)
         other = threading.Thread(target=local.put, args=(b"w/other.pdf", [b"o"], 0, None))
         other.start()
-        other.join(5)
-        assert not other.is_alive(), "a put waited for another put's check of the root"
+        other.join(50)  # with a shared lock it would wait until "held" is let go, 60 s from now
+        assert not other.is_alive() and held.is_alive(), "a put waited for another put's check of the root"
         assert (Path(local.root) / "w" / "other.pdf").read_bytes() == b"o"
     finally:
         release.set()
