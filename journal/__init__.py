@@ -7,22 +7,19 @@ outcomes), ``history`` (a target's manifest taken in), ``reports``, ``scrubs``, 
 ``writerlock`` make sure one process at a time writes a node's part of it.
 """
 
-from journal.alerts import AlertLog
-from journal.engine import JournalError
-from journal.history import History
-from journal.ingest import IngestRecords
-from journal.nodes import NodeInUse, NodeRegistry
-from journal.queue import ReplicaQueue
-from journal.reports import Reports
-from journal.scrubs import ScrubLog
-from journal.smart_samples import SmartSamples
-from journal.targets import TargetRegistry
-from journal.writerlock import JournalBusy
+import importlib
+
+from journal.errors import JournalBusy, JournalError
+
+# Where each public name lives, imported on first use (PEP 562): importing ``journal.records`` or
+# catching ``JournalError`` does not load SQLAlchemy, so `jaga restore` and `jaga --help` start sooner.
+_LAZY = {"Journal": "journal.facade", "NodeInUse": "journal.nodes"}
 
 
-class Journal(NodeRegistry, TargetRegistry, IngestRecords, ReplicaQueue, History, Reports, ScrubLog, AlertLog,
-              SmartSamples):
-    """Durable record of file versions and replicas. Thread-safe: each call uses its own session."""
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'journal' has no attribute {name!r}")
 
 
 __all__ = ["Journal", "JournalBusy", "JournalError", "NodeInUse"]

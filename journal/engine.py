@@ -17,11 +17,8 @@ from sqlalchemy.sql import Select
 
 from journal import migrate
 from journal.models import Heartbeat
+from journal.errors import JournalError  # noqa: F401 (raised here; callers import it from here too)
 from journal.records import default_node
-
-
-class JournalError(Exception):
-    """The journal could not be read or written (disk full, database down, ...)."""
 
 
 def make_engine(url: str, writer: bool = True) -> Engine:

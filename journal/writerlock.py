@@ -23,18 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from journal.engine import JournalError, _short
+from journal.errors import JournalBusy
 from journal.records import Incarnation
 
 HOLDER_WAIT = 1.0   # seconds a refused process waits for a holder that has the lock but not yet said who
-
-
-class JournalBusy(JournalError):
-    """Another process writes this node's part of the journal."""
-
-    def __init__(self, journal: str, holder: str | None):
-        self.journal = journal
-        self.holder = holder or "another jaga process"
-        super().__init__(f"the journal {journal} is in use by {self.holder}")
 
 
 class WriterLock:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
-from journal import Journal
 from replication.rebuild import adopt
 from replication.target import Marker, Target, TargetDown, require_marker
+
+if TYPE_CHECKING:  # an annotation only: importing it would load SQLAlchemy for `jaga restore`
+    from journal import Journal
 
 
 def ensure_ready(target: Target, journal: Journal, watches: Collection[str] | None = None) -> Marker:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterator
+from typing import TYPE_CHECKING
 
-from journal import Journal
 from journal.records import AdoptReport, KnownVersion
 from replication.target import Marker, Target, TargetDown, UnsafeKey, check_key
+
+if TYPE_CHECKING:  # an annotation only: importing it would load SQLAlchemy for `jaga restore`
+    from journal import Journal
 
 log = logging.getLogger("jaga.rebuild")
 

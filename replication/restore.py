@@ -15,10 +15,11 @@ import os
 import re
 import secrets
 import stat
+import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from itertools import islice
 from dataclasses import dataclass, field
 
 from journal.records import display
@@ -82,14 +83,15 @@ def restore(target: Target, dest: bytes, entries: list[ManifestEntry], reporter:
     strip_watch = len({e.key.partition(b"/")[0] for e in accepted}) == 1  # only accepted keys decide
     newest = _newest_versions(target)
     aside = os.path.join(dest, ASIDE, time.strftime("%Y%m%dT%H%M%S").encode() + b"-" + secrets.token_hex(2).encode())
+    folders = _Folders(dest)
 
     def one(entry: ManifestEntry) -> tuple[bool, bytes | None]:
         relative = _destination(entry.key, strip_watch)
-        return _restore_one(target, dest, relative, entry, newest.get(entry.key) == entry.version, aside)
+        return _restore_one(target, folders, relative, entry, newest.get(entry.key) == entry.version, aside)
 
     renamed_into: set[bytes] = set()
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="restore") as pool:
-        for entry, future in _in_order(pool, one, accepted, ahead=2 * max(1, workers)):
+        for entry, future in _as_done(pool, one, accepted, window=8 * max(1, workers)):
             try:
                 fetched, moved = future.result()
             except (TargetError, TargetDown, OSError, ValueError) as exc:
@@ -109,21 +111,45 @@ def restore(target: Target, dest: bytes, entries: list[ManifestEntry], reporter:
                 report.already_there += 1
             if reporter is not None:
                 reporter.advance(entry.size)
+        report.failed.sort()  # the report reads in manifest order, whatever order the files finished in
+        report.moved_aside.sort()
         _sync_folders(pool, renamed_into, report)
     return report
 
 
-def _in_order(pool: ThreadPoolExecutor, work: Callable, items: Iterable, ahead: int
-              ) -> Iterator[tuple[object, Future]]:
-    """(item, its future) in the items' order, with at most ``ahead`` submitted and not yet handed out:
-    memory stays bounded and the report reads in manifest order."""
-    pending: deque = deque()
-    for item in items:
-        pending.append((item, pool.submit(work, item)))
-        if len(pending) >= ahead:
-            yield pending.popleft()
+def _as_done(pool: ThreadPoolExecutor, work: Callable, items: Iterable, window: int
+             ) -> Iterator[tuple[object, Future]]:
+    """(item, its future) as each finishes, with at most ``window`` submitted and not yet handed out:
+    memory stays bounded, and one big file does not leave the other workers idle behind it."""
+    items = iter(items)
+    pending = {pool.submit(work, item): item for item in islice(items, window)}
     while pending:
-        yield pending.popleft()
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            yield pending.pop(future), future
+        pending.update((pool.submit(work, item), item) for item in islice(items, len(done)))
+
+
+class _Folders:
+    """The restore folder's subfolders, each checked and made once per restore rather than once per
+    file (``realpath`` is an ``lstat`` per path component): a folder must resolve inside the restore
+    folder, so a symlink in the tree can never send a restored file elsewhere."""
+
+    def __init__(self, dest: bytes):
+        self.dest = dest
+        self._root = os.path.realpath(dest)
+        self._ready: set[bytes] = set()
+        self._lock = threading.Lock()
+
+    def prepare(self, folder: bytes) -> None:
+        if folder in self._ready:
+            return
+        real = os.path.realpath(folder)
+        if real != self._root and not real.startswith(self._root + b"/"):
+            raise UnsafeKey("would land outside the restore folder")
+        os.makedirs(folder, exist_ok=True)
+        with self._lock:
+            self._ready.add(folder)
 
 
 def _chain(dest: bytes, folder: bytes) -> list[bytes]:
@@ -174,16 +200,13 @@ def _destination(key: bytes, strip_watch: bool) -> bytes:
     return key.partition(b"/")[2] if strip_watch else key
 
 
-def _restore_one(target: Target, dest: bytes, relative: bytes, entry: ManifestEntry, at_key: bool,
+def _restore_one(target: Target, folders: _Folders, relative: bytes, entry: ManifestEntry, at_key: bool,
                  aside: bytes) -> tuple[bool, bytes | None]:
     """(fetched, where a file in the way was moved). A file already holding the entry's bytes stays."""
-    final = os.path.join(dest, relative)
-    folder, root = os.path.realpath(os.path.dirname(final)), os.path.realpath(dest)
-    if folder != root and not folder.startswith(root + b"/"):
-        raise UnsafeKey("would land outside the restore folder")
+    final = os.path.join(folders.dest, relative)
+    folders.prepare(os.path.dirname(final))
     if _holds(final, entry):
         return False, None
-    os.makedirs(os.path.dirname(final), exist_ok=True)
     temp = os.path.join(os.path.dirname(final), TEMP_PREFIX + secrets.token_hex(6).encode())
     try:
         _fetch(target, temp, entry, at_key)

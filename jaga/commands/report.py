@@ -12,7 +12,6 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ingest.report import build_report, totals
 from jaga.commands import OK, UsageError, add_command
 from jaga.commands.dates import HELP, parse_moment
 from jaga.writer import open_journal
@@ -45,6 +44,7 @@ def run(config, args) -> int:
     if args.sep is not None and len(args.sep) != 1:
         raise UsageError(f"--sep {args.sep!r}: one character, e.g. ';'")
     since, until = parse_moment(args.since, "--since"), parse_moment(args.until, "--until", end_of_day=True)
+    from ingest.report import build_report  # with the journal's SQLAlchemy: only when a report is made
     journal = open_journal(config)
     journal.migrate()
     try:
@@ -67,6 +67,7 @@ def run(config, args) -> int:
 
 
 def _print_json(rows, args) -> None:
+    from ingest.report import totals
     doc = {"by": args.by, "since": args.since, "until": args.until,
            "rows": [{**asdict(r), "files": r.files} for r in rows], "total": totals(rows)}
     print(json.dumps(doc, indent=2))
@@ -81,6 +82,8 @@ def _language(config) -> str:
 def _print_table(rows, by: str) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from ingest.report import totals
     table = Table(by, "files", "new", "revised", "MB", "safe on every target")
     for r in rows:
         table.add_row(r.key, str(r.files), str(r.new_files), str(r.revised_files), f"{r.bytes / 1e6:.1f}",
