@@ -2,7 +2,9 @@
 
 A dispatcher thread claims due replicas from the journal, a bounded pool copies them, and the
 dispatcher writes the outcomes back in batches: the target's manifest first, then the journal, so a
-replica the journal calls verified is always in the target's own manifest too. The target proves its
+replica the journal calls verified is always in the target's own manifest too. The two overlap across
+batches: while the journal commits one batch, a thread of its own writes the next one's manifest
+(each batch still has its manifest line fsynced before its own commit). The target proves its
 identity (its marker is the journal's) before each batch is claimed and again before a batch is
 recorded verified; a target that cannot is down, and the batch is retried when it is back.
 """
@@ -53,6 +55,9 @@ class TargetReplicator:
         self._small_pool = ThreadPoolExecutor(max_workers=self._small_slots, thread_name_prefix=f"small-{self.name}"
                                               ) if self._small_slots else self._pool
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flush-{self.name}")
+        self._manifests = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"manifest-{self.name}")
+        self._writing: Future | None = None  # the manifest of the next batch to commit, being written
+        self._writing_ids: list[int] = []
         self._in_flight: dict[int, Future] = {}
         self._running_keys: set[bytes] = set()
         self._held: dict[bytes, list[Job]] = {}  # jobs waiting for an earlier copy of the same path
@@ -86,6 +91,7 @@ class TargetReplicator:
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._small_pool is not self._pool:
             self._small_pool.shutdown(wait=True, cancel_futures=True)
+        self._manifests.shutdown(wait=True)
         self._side.shutdown(wait=True)
         self.target.close()
 
@@ -101,7 +107,7 @@ class TargetReplicator:
             if not self._in_flight and not self._unrecorded and not self._held:
                 break
             done = self._collect(1.0)
-            if done or self._unrecorded:
+            if done or self._unrecorded or self._writing:
                 self._record(done)
         self._finish_in_flight()
 
@@ -128,16 +134,16 @@ class TargetReplicator:
 
     def _step(self) -> None:
         if self._claims_uncertain:  # a failed commit may still have claimed rows: hand them back
-            released = self.journal.release_claims(self.name, self._claimed() +
+            released = self.journal.release_claims(self.name, self._claimed() + self._writing_ids +
                                                    [o.job.replica_id for o in self._unrecorded], self.holder)
             self._claims_uncertain = False
             if released:
                 log.info("target %s: %d claim(s) from a failed journal write released", self.name, released)
-        if self._wants_work():
+        if self._writing is None and self._wants_work():  # else the coming commit claims, in one transaction
             self._submit(self._claim())
-        done = self._collect(self._wait_time())
-        if done or self._unrecorded:
-            self._record(done)
+        done = self._collect_while_writing() if self._writing else self._collect(self._wait_time())
+        if done or self._unrecorded or self._writing:
+            self._record_overlapped(done)
 
     def _wants_work(self) -> bool:
         return not self._closing and not self._stopping.is_set() and self._queue_low() and self._check_ready()
@@ -168,7 +174,7 @@ class TargetReplicator:
             pool = self._small_pool if job.size <= SMALL else self._pool  # a small copy holds <= 1 MiB
             future = pool.submit(self._copy, job)
             self._in_flight[job.replica_id] = future
-            future.add_done_callback(self._inbox.put)
+            future.add_done_callback(self._post)
 
     def _release_key(self, done: Outcome) -> None:
         key = job_key(done.job)
@@ -193,6 +199,18 @@ class TargetReplicator:
         if due is None:
             return IDLE_WAIT
         return min(IDLE_WAIT, self.retry.wait(due, time.time()))
+
+    def _post(self, item) -> None:
+        """A copy finished, or a manifest is written: the dispatcher wakes for it."""
+        self._inbox.put(item)
+
+    def _collect_while_writing(self) -> list[Outcome]:
+        """While the manifest of the batch to commit next is written, copies that finish join the batch
+        after it."""
+        outcomes = []
+        while not self._writing.done():
+            outcomes += self._collect(IDLE_WAIT)
+        return outcomes + self._collect(0.0)
 
     def _collect(self, timeout: float) -> list[Outcome]:
         outcomes = []
@@ -220,7 +238,7 @@ class TargetReplicator:
         self._held.clear()  # their claims are released below
         self._running_keys.clear()
         try:
-            if outcomes or self._unrecorded:
+            if outcomes or self._unrecorded or self._writing:
                 self._record(outcomes)
             self.journal.release_claims(self.name, [], self.holder)
         except JournalError as exc:
@@ -241,9 +259,34 @@ class TargetReplicator:
     # -- recording ----------------------------------------------------------------------------
 
     def _record(self, outcomes: list[Outcome]) -> None:
-        """Manifest first, then the journal. Outcomes the journal refused are kept and written with the
-        next batch, so no replica is left marked copying until a restart."""
-        outcomes = self._unrecorded + self._write_manifest(outcomes)
+        """Everything collected so far, manifest and journal, before this returns (`jaga sync`, stop)."""
+        self._record_overlapped(outcomes)
+        if self._writing is not None:
+            self._record_overlapped([])
+
+    def _record_overlapped(self, outcomes: list[Outcome]) -> None:
+        """Start writing the manifest of ``outcomes``, then commit the batch whose manifest was being
+        written: one batch's manifest fsync overlaps the previous one's journal commit."""
+        previous = self._take_written()
+        if outcomes:
+            self._writing = self._manifests.submit(self._write_manifest_or_fail, outcomes)
+            self._writing_ids = [o.job.replica_id for o in outcomes]
+            self._writing.add_done_callback(lambda _written: self._post("written"))
+        if previous or self._unrecorded:
+            self._commit(previous)
+
+    def _take_written(self) -> list[Outcome]:
+        if self._writing is None:
+            return []
+        try:
+            return self._writing.result()
+        finally:
+            self._writing, self._writing_ids = None, []
+
+    def _commit(self, written: list[Outcome]) -> None:
+        """The journal takes a batch whose manifest is written. Outcomes it refused are kept and written
+        with the next batch, so no replica is left marked copying until a restart."""
+        outcomes = self._unrecorded + written
         self._unrecorded = []
         now = time.time()
         outcomes = [self.retry.schedule(outcome, now) for outcome in outcomes]
@@ -264,6 +307,15 @@ class TargetReplicator:
             expedited = self.journal.expedite(self.name, now)
             if expedited:
                 log.info("target %s works again: %d waiting replica(s) retried now", self.name, expedited)
+
+    def _write_manifest_or_fail(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """In the manifest thread: a bug there must not lose the batch; its copies are failed and retried."""
+        try:
+            return self._write_manifest(outcomes)
+        except Exception as exc:
+            log.exception("target %s: writing the manifest failed unexpectedly", self.name)
+            return [Outcome(o.job, ReplicaState.FAILED, error=f"internal error writing the manifest: {exc!r}")
+                    if o.state == ReplicaState.VERIFIED else o for o in outcomes]
 
     def _write_manifest(self, outcomes: list[Outcome]) -> list[Outcome]:
         """The target proves it is still the one the journal met, then its manifest takes the batch. A

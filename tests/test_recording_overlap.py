@@ -1,0 +1,115 @@
+"""A replicator records batches as a pipeline: while the journal commits one batch, the next batch's
+manifest is already being written (two fsyncs that used to take turns). The order that makes the
+journal trustworthy stays: no replica is recorded verified before its own manifest line is written."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from prometheus_client import CollectorRegistry
+
+from jaga.metrics import Metrics
+from journal.facade import Journal
+from journal.records import Observation, ReplicaState
+from replication.local.target import LocalTarget
+from replication.retry import RetryPolicy
+from replication.worker import TargetReplicator
+
+WAIT = 10.0  # bounded waits: a test that would hang fails instead
+
+
+class _Steps:
+    """Events the test's target, journal and replicator set as the pipeline moves."""
+
+    def __init__(self):
+        self.first_manifest_started = threading.Event()
+        self.second_copy_posted = threading.Event()
+        self.second_manifest_started = threading.Event()
+        self.committed: list[set[bytes]] = []   # paths per journal commit, in order
+        self.manifested: set[bytes] = set()     # paths with a manifest line so far
+        self.recorded_before_manifest: list[bytes] = []
+        self.overlapped: bool | None = None
+
+
+class _Target(LocalTarget):
+    """A real local target: the first manifest waits until the second copy is done; the second copy
+    waits until the first manifest is under way (so the two files finish in different batches)."""
+
+    def __init__(self, name, root, steps: _Steps):
+        super().__init__(name, root)
+        self.steps = steps
+
+    def put(self, key, chunks, mtime_ns, keep_previous_as):
+        if key.endswith(b"second.pdf"):
+            assert self.steps.first_manifest_started.wait(WAIT)
+        return super().put(key, chunks, mtime_ns, keep_previous_as)
+
+    def append_manifest(self, entries):
+        keys = {entry.key for entry in entries}
+        if any(k.endswith(b"first.pdf") for k in keys):
+            self.steps.first_manifest_started.set()
+            assert self.steps.second_copy_posted.wait(WAIT)
+        if any(k.endswith(b"second.pdf") for k in keys):
+            self.steps.second_manifest_started.set()
+        super().append_manifest(entries)
+        self.steps.manifested |= keys
+
+
+class _Journal(Journal):
+    """A real journal whose first commit of outcomes waits (bounded) for the next manifest to start."""
+
+    steps: _Steps
+
+    def finish(self, outcomes, now=None, claim=None, holder=None, horizon=None):
+        outcomes = list(outcomes)
+        keys = {b"uploads/" + o.job.path for o in outcomes if o.state == ReplicaState.VERIFIED}
+        self.steps.recorded_before_manifest += sorted(keys - self.steps.manifested)
+        if keys and not self.steps.committed:
+            self.steps.overlapped = self.steps.second_manifest_started.wait(WAIT)
+        if keys:
+            self.steps.committed.append(keys)
+        return super().finish(outcomes, now, claim=claim, holder=holder, horizon=horizon)
+
+
+class _Replicator(TargetReplicator):
+    def _post(self, item):
+        super()._post(item)
+        if hasattr(item, "result") and not item.cancelled() and item.result().job.path == b"second.pdf":
+            self.steps.second_copy_posted.set()
+
+
+def test_the_next_batchs_manifest_is_written_while_the_journal_commits_the_one_before(tmp_path):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    observations = []
+    for name in ("first.pdf", "second.pdf"):
+        (uploads / name).write_bytes(os.urandom(5000))
+        st = os.stat(uploads / name)
+        observations.append(Observation("uploads", name.encode(), st.st_size, st.st_mtime_ns, time.time(), time.time()))
+    steps = _Steps()
+    journal = _Journal(f"sqlite:///{tmp_path / 'journal.db'}")
+    journal.steps = steps
+    journal.migrate()
+    try:
+        journal.record_versions(observations, ["secondary"])
+        target = _Target("secondary", tmp_path / "replica", steps)
+        replicator = _Replicator(target, journal, {"uploads": os.fsencode(uploads)},
+                                 Metrics(CollectorRegistry()), workers=1, retry=RetryPolicy())
+        replicator.steps = steps
+        replicator.start()
+        try:
+            deadline = time.monotonic() + 3 * WAIT
+            while journal.target_counts("secondary").verified < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            replicator.stop()
+        assert steps.overlapped is True, "the first batch's commit waited for the second manifest in vain"
+        assert steps.committed == [{b"uploads/first.pdf"}, {b"uploads/second.pdf"}]
+        assert steps.recorded_before_manifest == [], "a replica was recorded before its manifest line"
+        assert journal.target_counts("secondary").verified == 2
+        manifest = {entry.key for entry in target.read_manifest()}
+        assert manifest == {b"uploads/first.pdf", b"uploads/second.pdf"}
+    finally:
+        journal.close()
