@@ -61,6 +61,7 @@ class TargetReplicator:
         self._in_flight: dict[int, Future] = {}
         self._running_keys: set[bytes] = set()
         self._held: dict[bytes, list[Job]] = {}  # jobs waiting for an earlier copy of the same path
+        self._uncommitted: dict[int, Outcome] = {}  # copies done whose path stays busy until committed
         self._closing = False
         self._unrecorded: list[Outcome] = []
         self._claims_uncertain = False
@@ -176,6 +177,14 @@ class TargetReplicator:
             self._in_flight[job.replica_id] = future
             future.add_done_callback(self._post)
 
+    def _path_free(self, recorded: Outcome) -> None:
+        """A path is busy from its copy's start until the journal holds the outcome: a later version
+        claimed meanwhile (the journal did not know the copy was verified yet) waits, and then keeps the
+        bytes that copy put in place (see _after), instead of renaming over them unkept."""
+        copied = self._uncommitted.pop(recorded.job.replica_id, None)
+        if copied is not None:
+            self._release_key(copied)
+
     def _release_key(self, done: Outcome) -> None:
         key = job_key(done.job)
         self._running_keys.discard(key)
@@ -220,7 +229,7 @@ class TargetReplicator:
                 if isinstance(item, Future):
                     outcome = item.result()
                     self._in_flight.pop(outcome.job.replica_id, None)
-                    self._release_key(outcome)
+                    self._uncommitted[outcome.job.replica_id] = outcome
                     outcomes.append(outcome)
                 item = self._inbox.get_nowait()
         except queue.Empty:
@@ -237,6 +246,7 @@ class TargetReplicator:
         self._in_flight.clear()
         self._held.clear()  # their claims are released below
         self._running_keys.clear()
+        self._uncommitted.clear()
         try:
             if outcomes or self._unrecorded or self._writing:
                 self._record(outcomes)
@@ -303,6 +313,7 @@ class TargetReplicator:
             raise
         for outcome in outcomes:
             self._account(outcome, now)
+            self._path_free(outcome)
         if recovered:
             expedited = self.journal.expedite(self.name, now)
             if expedited:

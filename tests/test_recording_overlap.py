@@ -113,3 +113,62 @@ def test_the_next_batchs_manifest_is_written_while_the_journal_commits_the_one_b
         assert manifest == {b"uploads/first.pdf", b"uploads/second.pdf"}
     finally:
         journal.close()
+
+
+class _ReplacingJournal(Journal):
+    """A real journal: just before the first batch's commit (which also claims), second.pdf is replaced
+    by a new upload, while its first version's copy is done and its manifest line being written."""
+
+    uploads: os.PathLike
+    replaced_with: bytes = b""
+
+    def finish(self, outcomes, now=None, claim=None, holder=None, horizon=None):
+        outcomes = list(outcomes)
+        if not self.replaced_with and any(o.job.path == b"first.pdf" for o in outcomes):
+            self.replaced_with = os.urandom(7000)
+            path = os.path.join(self.uploads, "second.pdf")
+            with open(path, "wb") as handle:
+                handle.write(self.replaced_with)
+            st = os.stat(path)
+            self.record_versions([Observation("uploads", b"second.pdf", st.st_size, st.st_mtime_ns, time.time(),
+                                              time.time())], ["secondary"])
+        return super().finish(outcomes, now, claim=claim, holder=holder, horizon=horizon)
+
+
+def test_a_file_replaced_while_its_copy_waits_for_the_journal_keeps_that_copys_bytes(tmp_path):
+    """The journal does not yet know the first copy is verified when it hands out the new version, so
+    the replicator itself must keep the path busy until the commit, then keep the replaced bytes."""
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    first_bytes = {name: os.urandom(5000) for name in ("first.pdf", "second.pdf")}
+    observations = []
+    for name, data in first_bytes.items():
+        (uploads / name).write_bytes(data)
+        st = os.stat(uploads / name)
+        observations.append(Observation("uploads", name.encode(), st.st_size, st.st_mtime_ns, time.time(), time.time()))
+    steps = _Steps()
+    journal = _ReplacingJournal(f"sqlite:///{tmp_path / 'journal.db'}")
+    journal.uploads = uploads
+    (tmp_path / "replica").mkdir()  # an empty root is initialised; the test reads its manifest meanwhile
+    journal.migrate()
+    try:
+        journal.record_versions(observations, ["secondary"])
+        target = _Target("secondary", tmp_path / "replica", steps)
+        replicator = _Replicator(target, journal, {"uploads": os.fsencode(uploads)},
+                                 Metrics(CollectorRegistry()), workers=1, retry=RetryPolicy())
+        replicator.steps = steps
+        replicator.start()
+        try:
+            deadline = time.monotonic() + 3 * WAIT
+            while ((b"uploads/second.pdf", 2) not in {(e.key, e.version) for e in target.read_manifest()}
+                   and time.monotonic() < deadline):
+                time.sleep(0.05)
+        finally:
+            replicator.stop()
+        entries = {(e.key, e.version): e.sha256 for e in target.read_manifest()}
+        assert (b"uploads/second.pdf", 1) in entries and (b"uploads/second.pdf", 2) in entries, entries
+        assert b"".join(target.open_read(b"uploads/second.pdf")) == journal.replaced_with
+        assert b"".join(target.open_version(b"uploads/second.pdf", 1)) == first_bytes["second.pdf"], \
+            "the first version's bytes, listed in the manifest, were renamed over without being kept"
+    finally:
+        journal.close()
