@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Select
 
 from journal import migrate
+from journal.errors import JournalError
 from journal.models import Heartbeat
-from journal.errors import JournalError  # noqa: F401 (raised here; callers import it from here too)
 from journal.records import default_node
 
 

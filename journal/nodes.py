@@ -10,7 +10,8 @@ import time
 
 from sqlalchemy import select, update
 
-from journal.engine import Database, JournalError
+from journal.engine import Database
+from journal.errors import JournalError
 from journal.models import Alert, FileRow, NodeRow, ScrubRun, Skip, SmartSample, TargetRow
 from journal.records import Incarnation, NodeRecord
 from journal.writerlock import JournalBusy, WriterLock, writer_lock

@@ -22,8 +22,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from journal.engine import JournalError, _short
-from journal.errors import JournalBusy
+from journal.engine import _short
+from journal.errors import JournalBusy, JournalError
 from journal.records import Incarnation
 
 HOLDER_WAIT = 1.0   # seconds a refused process waits for a holder that has the lock but not yet said who

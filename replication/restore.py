@@ -15,12 +15,11 @@ import os
 import re
 import secrets
 import stat
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from itertools import islice
 from dataclasses import dataclass, field
+from itertools import islice
 
 from journal.records import display
 from replication.progress import Reporter
@@ -133,13 +132,13 @@ def _as_done(pool: ThreadPoolExecutor, work: Callable, items: Iterable, window: 
 class _Folders:
     """The restore folder's subfolders, each checked and made once per restore rather than once per
     file (``realpath`` is an ``lstat`` per path component): a folder must resolve inside the restore
-    folder, so a symlink in the tree can never send a restored file elsewhere."""
+    folder, so a symlink in the tree can never send a restored file elsewhere. Workers share it: two that
+    prepare the same folder at once both check it, which is harmless."""
 
     def __init__(self, dest: bytes):
         self.dest = dest
         self._root = os.path.realpath(dest)
         self._ready: set[bytes] = set()
-        self._lock = threading.Lock()
 
     def prepare(self, folder: bytes) -> None:
         if folder in self._ready:
@@ -148,8 +147,7 @@ class _Folders:
         if real != self._root and not real.startswith(self._root + b"/"):
             raise UnsafeKey("would land outside the restore folder")
         os.makedirs(folder, exist_ok=True)
-        with self._lock:
-            self._ready.add(folder)
+        self._ready.add(folder)
 
 
 def _chain(dest: bytes, folder: bytes) -> list[bytes]:

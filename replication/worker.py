@@ -57,7 +57,6 @@ class TargetReplicator:
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flush-{self.name}")
         self._manifests = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"manifest-{self.name}")
         self._writing: Future | None = None  # the manifest of the next batch to commit, being written
-        self._writing_ids: list[int] = []
         self._in_flight: dict[int, Future] = {}
         self._running_keys: set[bytes] = set()
         self._held: dict[bytes, list[Job]] = {}  # jobs waiting for an earlier copy of the same path
@@ -108,7 +107,7 @@ class TargetReplicator:
             if not self._in_flight and not self._unrecorded and not self._held:
                 break
             done = self._collect(1.0)
-            if done or self._unrecorded or self._writing:
+            if done or self._unrecorded:
                 self._record(done)
         self._finish_in_flight()
 
@@ -135,7 +134,7 @@ class TargetReplicator:
 
     def _step(self) -> None:
         if self._claims_uncertain:  # a failed commit may still have claimed rows: hand them back
-            released = self.journal.release_claims(self.name, self._claimed() + self._writing_ids +
+            released = self.journal.release_claims(self.name, self._claimed() + list(self._uncommitted) +
                                                    [o.job.replica_id for o in self._unrecorded], self.holder)
             self._claims_uncertain = False
             if released:
@@ -279,8 +278,7 @@ class TargetReplicator:
         written: one batch's manifest fsync overlaps the previous one's journal commit."""
         previous = self._take_written()
         if outcomes:
-            self._writing = self._manifests.submit(self._write_manifest_or_fail, outcomes)
-            self._writing_ids = [o.job.replica_id for o in outcomes]
+            self._writing = self._manifests.submit(self._write_manifest, outcomes)
             self._writing.add_done_callback(lambda _written: self._post("written"))
         if previous or self._unrecorded:
             self._commit(previous)
@@ -291,7 +289,7 @@ class TargetReplicator:
         try:
             return self._writing.result()
         finally:
-            self._writing, self._writing_ids = None, []
+            self._writing = None
 
     def _commit(self, written: list[Outcome]) -> None:
         """The journal takes a batch whose manifest is written. Outcomes it refused are kept and written
@@ -319,15 +317,6 @@ class TargetReplicator:
             if expedited:
                 log.info("target %s works again: %d waiting replica(s) retried now", self.name, expedited)
 
-    def _write_manifest_or_fail(self, outcomes: list[Outcome]) -> list[Outcome]:
-        """In the manifest thread: a bug there must not lose the batch; its copies are failed and retried."""
-        try:
-            return self._write_manifest(outcomes)
-        except Exception as exc:
-            log.exception("target %s: writing the manifest failed unexpectedly", self.name)
-            return [Outcome(o.job, ReplicaState.FAILED, error=f"internal error writing the manifest: {exc!r}")
-                    if o.state == ReplicaState.VERIFIED else o for o in outcomes]
-
     def _write_manifest(self, outcomes: list[Outcome]) -> list[Outcome]:
         """The target proves it is still the one the journal met, then its manifest takes the batch. A
         target that cannot prove it records nothing: the batch is down, retried once it is back."""
@@ -347,6 +336,9 @@ class TargetReplicator:
             state, error = DOWN, f"not recorded: {exc}"
         except TargetError as exc:
             state, error = ReplicaState.FAILED, f"writing the target's manifest: {exc}"
+        except Exception as exc:  # in the manifest thread: a bug must not lose the batch; it is retried
+            log.exception("target %s: writing the manifest failed unexpectedly", self.name)
+            state, error = ReplicaState.FAILED, f"internal error writing the manifest: {exc!r}"
         return [Outcome(o.job, state, error=error) if o.state == ReplicaState.VERIFIED else o for o in outcomes]
 
     def _account(self, outcome: Outcome, now: float) -> None:

@@ -16,6 +16,7 @@ from journal.records import Observation, ReplicaState
 from replication.local.target import LocalTarget
 from replication.retry import RetryPolicy
 from replication.worker import TargetReplicator
+from tests.harness import wait_for
 
 WAIT = 10.0  # bounded waits: a test that would hang fails instead
 
@@ -31,6 +32,11 @@ class _Steps:
         self.manifested: set[bytes] = set()     # paths with a manifest line so far
         self.recorded_before_manifest: list[bytes] = []
         self.overlapped: bool | None = None
+        self.timed_out: list[str] = []  # a step that never came (a failed assert there would be retried unseen)
+
+    def wait(self, event: threading.Event, what: str) -> None:
+        if not event.wait(WAIT):
+            self.timed_out.append(what)
 
 
 class _Target(LocalTarget):
@@ -43,14 +49,14 @@ class _Target(LocalTarget):
 
     def put(self, key, chunks, mtime_ns, keep_previous_as):
         if key.endswith(b"second.pdf"):
-            assert self.steps.first_manifest_started.wait(WAIT)
+            self.steps.wait(self.steps.first_manifest_started, "the first manifest, before the second copy")
         return super().put(key, chunks, mtime_ns, keep_previous_as)
 
     def append_manifest(self, entries):
         keys = {entry.key for entry in entries}
         if any(k.endswith(b"first.pdf") for k in keys):
             self.steps.first_manifest_started.set()
-            assert self.steps.second_copy_posted.wait(WAIT)
+            self.steps.wait(self.steps.second_copy_posted, "the second copy, before the first manifest is done")
         if any(k.endswith(b"second.pdf") for k in keys):
             self.steps.second_manifest_started.set()
         super().append_manifest(entries)
@@ -80,14 +86,31 @@ class _Replicator(TargetReplicator):
             self.steps.second_copy_posted.set()
 
 
+def _upload(uploads, name: str, data: bytes) -> Observation:
+    """Write ``data`` as ``name`` in the watch and observe it as the pipeline would once it is complete."""
+    path = os.path.join(uploads, name)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    st = os.stat(path)
+    return Observation("uploads", name.encode(), st.st_size, st.st_mtime_ns, time.time(), time.time())
+
+
+def _replicate_until(journal, target, uploads, steps: _Steps, done, what: str) -> None:
+    """Run a real replicator (one worker) on ``target`` until ``done()`` holds, then stop it."""
+    replicator = _Replicator(target, journal, {"uploads": os.fsencode(uploads)},
+                             Metrics(CollectorRegistry()), workers=1, retry=RetryPolicy())
+    replicator.steps = steps
+    replicator.start()
+    try:
+        wait_for(done, timeout=3 * WAIT, message=what)
+    finally:
+        replicator.stop()
+
+
 def test_the_next_batchs_manifest_is_written_while_the_journal_commits_the_one_before(tmp_path):
     uploads = tmp_path / "uploads"
     uploads.mkdir()
-    observations = []
-    for name in ("first.pdf", "second.pdf"):
-        (uploads / name).write_bytes(os.urandom(5000))
-        st = os.stat(uploads / name)
-        observations.append(Observation("uploads", name.encode(), st.st_size, st.st_mtime_ns, time.time(), time.time()))
+    observations = [_upload(uploads, name, os.urandom(5000)) for name in ("first.pdf", "second.pdf")]
     steps = _Steps()
     journal = _Journal(f"sqlite:///{tmp_path / 'journal.db'}")
     journal.steps = steps
@@ -95,16 +118,9 @@ def test_the_next_batchs_manifest_is_written_while_the_journal_commits_the_one_b
     try:
         journal.record_versions(observations, ["secondary"])
         target = _Target("secondary", tmp_path / "replica", steps)
-        replicator = _Replicator(target, journal, {"uploads": os.fsencode(uploads)},
-                                 Metrics(CollectorRegistry()), workers=1, retry=RetryPolicy())
-        replicator.steps = steps
-        replicator.start()
-        try:
-            deadline = time.monotonic() + 3 * WAIT
-            while journal.target_counts("secondary").verified < 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            replicator.stop()
+        _replicate_until(journal, target, uploads, steps, lambda: journal.target_counts("secondary").verified >= 2,
+                         "both files verified")
+        assert steps.timed_out == []
         assert steps.overlapped is True, "the first batch's commit waited for the second manifest in vain"
         assert steps.committed == [{b"uploads/first.pdf"}, {b"uploads/second.pdf"}]
         assert steps.recorded_before_manifest == [], "a replica was recorded before its manifest line"
@@ -126,12 +142,7 @@ class _ReplacingJournal(Journal):
         outcomes = list(outcomes)
         if not self.replaced_with and any(o.job.path == b"first.pdf" for o in outcomes):
             self.replaced_with = os.urandom(7000)
-            path = os.path.join(self.uploads, "second.pdf")
-            with open(path, "wb") as handle:
-                handle.write(self.replaced_with)
-            st = os.stat(path)
-            self.record_versions([Observation("uploads", b"second.pdf", st.st_size, st.st_mtime_ns, time.time(),
-                                              time.time())], ["secondary"])
+            self.record_versions([_upload(self.uploads, "second.pdf", self.replaced_with)], ["secondary"])
         return super().finish(outcomes, now, claim=claim, holder=holder, horizon=horizon)
 
 
@@ -141,11 +152,7 @@ def test_a_file_replaced_while_its_copy_waits_for_the_journal_keeps_that_copys_b
     uploads = tmp_path / "uploads"
     uploads.mkdir()
     first_bytes = {name: os.urandom(5000) for name in ("first.pdf", "second.pdf")}
-    observations = []
-    for name, data in first_bytes.items():
-        (uploads / name).write_bytes(data)
-        st = os.stat(uploads / name)
-        observations.append(Observation("uploads", name.encode(), st.st_size, st.st_mtime_ns, time.time(), time.time()))
+    observations = [_upload(uploads, name, data) for name, data in first_bytes.items()]
     steps = _Steps()
     journal = _ReplacingJournal(f"sqlite:///{tmp_path / 'journal.db'}")
     journal.uploads = uploads
@@ -154,17 +161,10 @@ def test_a_file_replaced_while_its_copy_waits_for_the_journal_keeps_that_copys_b
     try:
         journal.record_versions(observations, ["secondary"])
         target = _Target("secondary", tmp_path / "replica", steps)
-        replicator = _Replicator(target, journal, {"uploads": os.fsencode(uploads)},
-                                 Metrics(CollectorRegistry()), workers=1, retry=RetryPolicy())
-        replicator.steps = steps
-        replicator.start()
-        try:
-            deadline = time.monotonic() + 3 * WAIT
-            while ((b"uploads/second.pdf", 2) not in {(e.key, e.version) for e in target.read_manifest()}
-                   and time.monotonic() < deadline):
-                time.sleep(0.05)
-        finally:
-            replicator.stop()
+        _replicate_until(journal, target, uploads, steps,
+                         lambda: (b"uploads/second.pdf", 2) in {(e.key, e.version) for e in target.read_manifest()},
+                         "the new version of second.pdf in the manifest")
+        assert steps.timed_out == []
         entries = {(e.key, e.version): e.sha256 for e in target.read_manifest()}
         assert (b"uploads/second.pdf", 1) in entries and (b"uploads/second.pdf", 2) in entries, entries
         assert b"".join(target.open_read(b"uploads/second.pdf")) == journal.replaced_with

@@ -44,7 +44,7 @@ def run(config, args) -> int:
     if args.sep is not None and len(args.sep) != 1:
         raise UsageError(f"--sep {args.sep!r}: one character, e.g. ';'")
     since, until = parse_moment(args.since, "--since"), parse_moment(args.until, "--until", end_of_day=True)
-    from ingest.report import build_report  # with the journal's SQLAlchemy: only when a report is made
+    from ingest.report import build_report, totals  # with the journal's SQLAlchemy: only for a report
     journal = open_journal(config)
     journal.migrate()
     try:
@@ -53,7 +53,7 @@ def run(config, args) -> int:
         journal.close()
     language = args.lang or _language(config)
     if args.json:
-        _print_json(rows, args)
+        _print_json(rows, totals(rows), args)
     elif args.csv:
         from jaga.export import write_csv
         write_csv(sys.stdout, rows, args.by, language, args.sep or ",", bom=args.sep is not None)
@@ -62,14 +62,13 @@ def run(config, args) -> int:
         write_xlsx(args.xlsx, rows, args.by, language)
         print(f"wrote {args.xlsx}: {len(rows)} row(s) and a total")
     else:
-        _print_table(rows, args.by)
+        _print_table(rows, totals(rows), args.by)
     return OK
 
 
-def _print_json(rows, args) -> None:
-    from ingest.report import totals
+def _print_json(rows, total: dict, args) -> None:
     doc = {"by": args.by, "since": args.since, "until": args.until,
-           "rows": [{**asdict(r), "files": r.files} for r in rows], "total": totals(rows)}
+           "rows": [{**asdict(r), "files": r.files} for r in rows], "total": total}
     print(json.dumps(doc, indent=2))
 
 
@@ -79,16 +78,13 @@ def _language(config) -> str:
     return "id" if os.environ.get("LANG", "").lower().startswith("id") else "en"
 
 
-def _print_table(rows, by: str) -> None:
+def _print_table(rows, total: dict, by: str) -> None:
     from rich.console import Console
     from rich.table import Table
-
-    from ingest.report import totals
     table = Table(by, "files", "new", "revised", "MB", "safe on every target")
     for r in rows:
         table.add_row(r.key, str(r.files), str(r.new_files), str(r.revised_files), f"{r.bytes / 1e6:.1f}",
                       f"{r.verified_everywhere}/{r.files}")
-    total = totals(rows)
     table.add_row("total", str(total["files"]), str(total["new_files"]), str(total["revised_files"]),
                   f"{total['bytes'] / 1e6:.1f}", f"{total['verified_everywhere']}/{total['files']}")
     Console().print(table)
