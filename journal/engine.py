@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Select
@@ -87,6 +87,20 @@ class Database:
         """A short write transaction."""
         with self._errors("write"), self._write_lock, self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A short write transaction on a bare connection, for the hot paths (ingest's batches, the
+        replicators' rounds): their statements are built once, and an ORM session per batch would
+        cost as much Python as the statements themselves."""
+        with self._errors("write"), self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read_conn(self) -> Iterator[Connection]:
+        """``reading()`` on a bare connection, for the scans' per-batch lookups."""
+        with self._errors("read"), self.reader.begin() as conn:
+            yield conn
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

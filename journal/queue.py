@@ -12,13 +12,58 @@ import time
 from collections.abc import Iterable
 
 from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from journal.engine import Database
 from journal.models import FileRow, NodeRow, Replica, Version
 from journal.records import Job, Outcome, ReplicaState, Twin
 
 TWIN_CHUNK = 500  # inodes per IN (...)
+
+# A replicator's round (outcomes written, the next jobs claimed) in statements built once: see ingest.py.
+_files, _versions, _replicas = FileRow.__table__, Version.__table__, Replica.__table__
+_WAITING = _replicas.c.state.in_((ReplicaState.PENDING, ReplicaState.FAILED))
+
+
+def _due_ids(horizon: bool):
+    due = _replicas.c.next_attempt_at <= bindparam("now")
+    if horizon:  # a due time further ahead than the horizon is due now (the clock was stepped back)
+        due = or_(due, _replicas.c.next_attempt_at > bindparam("later"))
+    return (select(_replicas.c.id).join(_versions, _versions.c.id == _replicas.c.version_id)
+            .join(_files, _files.c.id == _versions.c.file_id)
+            .where(_replicas.c.target == bindparam("target"), _WAITING, due, _files.c.node == bindparam("node"))
+            .order_by(_replicas.c.next_attempt_at, _replicas.c.id).limit(bindparam("limit"))
+            .with_for_update(skip_locked=True, of=_replicas))
+
+
+_DUE_IDS = {False: _due_ids(False), True: _due_ids(True)}
+_MARK_COPYING = update(_replicas).where(_replicas.c.id.in_(bindparam("ids", expanding=True))).values(
+    state=ReplicaState.COPYING, claimed_by=bindparam("holder"))
+_JOB_ROWS = (select(_replicas.c.id, _replicas.c.attempts, _versions.c.id, _versions.c.number, _versions.c.size,
+                    _versions.c.mtime_ns, _versions.c.sha256, _versions.c.completed_at, _files.c.id, _files.c.watch,
+                    _files.c.path, _files.c.inode)
+             .join(_versions, _versions.c.id == _replicas.c.version_id).join(_files, _files.c.id == _versions.c.file_id)
+             .where(_replicas.c.id.in_(bindparam("ids", expanding=True)))
+             .order_by(_replicas.c.next_attempt_at, _replicas.c.id))
+_VERIFIED_VERSIONS = (select(_versions.c.file_id, _versions.c.number)
+                      .join(_replicas, _replicas.c.version_id == _versions.c.id)
+                      .where(_replicas.c.target == bindparam("target"), _replicas.c.state == ReplicaState.VERIFIED,
+                             _versions.c.file_id.in_(bindparam("file_ids", expanding=True))))
+_TWINS = (select(_files.c.watch, _files.c.inode, _versions.c.size, _versions.c.mtime_ns, _files.c.path,
+                 _versions.c.sha256)
+          .join(_versions, and_(_versions.c.file_id == _files.c.id, _versions.c.number == _files.c.current_version))
+          .join(_replicas, and_(_replicas.c.version_id == _versions.c.id, _replicas.c.target == bindparam("target"),
+                                _replicas.c.state == ReplicaState.VERIFIED))
+          .where(_files.c.node == bindparam("node"), _files.c.watch.in_(bindparam("watches", expanding=True)),
+                 _files.c.inode.in_(bindparam("inodes", expanding=True)), _versions.c.sha256.is_not(None)))
+_FINISH = update(_replicas).where(
+    _replicas.c.id == bindparam("b_id"),
+    or_(_replicas.c.state != ReplicaState.SUPERSEDED, bindparam("b_state") == ReplicaState.VERIFIED),
+    _replicas.c.claimed_by.is_not_distinct_from(bindparam("b_holder"))).values(
+    state=bindparam("b_state"), last_error=bindparam("b_error"), verified_at=bindparam("b_verified"),
+    next_attempt_at=bindparam("b_due"), attempts=_replicas.c.attempts + bindparam("b_tries"), claimed_by=None)
+_SET_SHA = update(_versions).where(_versions.c.id == bindparam("b_id"), _versions.c.sha256.is_(None)).values(
+    sha256=bindparam("b_sha"))
 
 
 class ReplicaQueue(Database):
@@ -67,8 +112,8 @@ class ReplicaQueue(Database):
         ``horizon``: a due time further ahead than this is due now. Due times are wall-clock times
         (they survive a restart); after the clock was stepped back they would wait the whole step."""
         now = time.time() if now is None else now
-        with self.session() as session:
-            return _claim_in(session, self.node, target, limit, now, holder, horizon)
+        with self.writing() as conn:
+            return _claim_in(conn, self.node, target, limit, now, holder, horizon)
 
     def finish(self, outcomes: Iterable[Outcome], now: float | None = None,
                claim: tuple[str, int] | None = None, holder: str | None = None,
@@ -84,9 +129,9 @@ class ReplicaQueue(Database):
         """
         now = time.time() if now is None else now
         outcomes = list(outcomes)
-        with self.session() as session:
-            _finish_in(session, outcomes, now, holder)
-            return _claim_in(session, self.node, *claim, now, holder, horizon) if claim else []
+        with self.writing() as conn:
+            _finish_in(conn, outcomes, now, holder)
+            return _claim_in(conn, self.node, *claim, now, holder, horizon) if claim else []
 
     def expedite(self, target: str, now: float | None = None) -> int:
         """A target that works again: everything waiting out a backoff on it is due now."""
@@ -128,61 +173,40 @@ def owned_by(node: str):
             .where(Version.id == Replica.version_id, FileRow.node == node).correlate(Replica).exists())
 
 
-def _claim_in(session: Session, node: str, target: str, limit: int, now: float, holder: str | None,
+def _claim_in(conn: Connection, node: str, target: str, limit: int, now: float, holder: str | None,
               horizon: float | None) -> list[Job]:
     """On PostgreSQL the rows are locked as they are picked and rows another transaction holds are passed
     over (``FOR UPDATE SKIP LOCKED``): two claimants never take the same replica, nor wait for each other."""
     if limit <= 0:
         return []
-    due = Replica.next_attempt_at <= now
-    if horizon is not None:
-        due = or_(due, Replica.next_attempt_at > now + horizon)
-    ids = session.execute(
-        select(Replica.id).join(Version, Version.id == Replica.version_id)
-        .join(FileRow, FileRow.id == Version.file_id)
-        .where(Replica.target == target, Replica.state.in_((ReplicaState.PENDING, ReplicaState.FAILED)), due,
-               FileRow.node == node)
-        .order_by(Replica.next_attempt_at, Replica.id).limit(limit)
-        .with_for_update(skip_locked=True, of=Replica)).scalars().all()
+    ids = conn.execute(_DUE_IDS[horizon is not None], {
+        "target": target, "node": node, "now": now, "later": now + (horizon or 0.0), "limit": limit}).scalars().all()
     if not ids:
         return []
-    session.execute(update(Replica).where(Replica.id.in_(ids))
-                    .values(state=ReplicaState.COPYING, claimed_by=holder)
-                    .execution_options(synchronize_session=False))
-    return _jobs(session, node, target, ids)
+    conn.execute(_MARK_COPYING, {"ids": ids, "holder": holder})
+    return _jobs(conn, node, target, ids)
 
 
-def _jobs(session: Session, node: str, target: str, ids: list[int]) -> list[Job]:
-    rows = session.execute(
-        select(Replica.id, Replica.attempts, Version.id, Version.number, Version.size, Version.mtime_ns,
-               Version.sha256, Version.completed_at, FileRow.id, FileRow.watch, FileRow.path, FileRow.inode)
-        .join(Version, Version.id == Replica.version_id).join(FileRow, FileRow.id == Version.file_id)
-        .where(Replica.id.in_(ids)).order_by(Replica.next_attempt_at, Replica.id)).all()
-    previous = _previous_verified(session, target, [(r[8], r[3]) for r in rows if r[3] > 1])
-    twins = _twins(session, node, target, [r for r in rows if r[3] == 1 and r[6] is None and r[11] is not None])
+def _jobs(conn: Connection, node: str, target: str, ids: list[int]) -> list[Job]:
+    rows = conn.execute(_JOB_ROWS, {"ids": ids}).all()
+    previous = _previous_verified(conn, target, [(r[8], r[3]) for r in rows if r[3] > 1])
+    twins = _twins(conn, node, target, [r for r in rows if r[3] == 1 and r[6] is None and r[11] is not None])
     return [Job(replica_id=r[0], attempts=r[1], version_id=r[2], number=r[3], size=r[4], mtime_ns=r[5],
                 sha256=r[6], completed_at=r[7], watch=r[9], path=r[10], target=target,
                 previous_number=previous.get(r[8]), twin=twins.get(r[0])) for r in rows]
 
 
-def _twins(session: Session, node: str, target: str, rows: list) -> dict[int, Twin]:
+def _twins(conn: Connection, node: str, target: str, rows: list) -> dict[int, Twin]:
     """replica id → a verified replica on ``target`` of another path's current version with the same
     inode, size and mtime: most likely the same bytes, moved (a folder renamed makes every file below it
     a new path). One query per claim, through the (node, watch, inode) index."""
     if not rows:
         return {}
-    files, versions, replicas = FileRow.__table__, Version.__table__, Replica.__table__
     found: dict[tuple, list[tuple[bytes, str]]] = {}  # (watch, inode, size, mtime_ns) → [(path, sha256)]
-    inodes = sorted({r[11] for r in rows})
+    watches, inodes = sorted({r[9] for r in rows}), sorted({r[11] for r in rows})
     for start in range(0, len(inodes), TWIN_CHUNK):
-        query = (select(files.c.watch, files.c.inode, versions.c.size, versions.c.mtime_ns, files.c.path,
-                        versions.c.sha256)
-                 .join(versions, and_(versions.c.file_id == files.c.id, versions.c.number == files.c.current_version))
-                 .join(replicas, and_(replicas.c.version_id == versions.c.id, replicas.c.target == target,
-                                      replicas.c.state == ReplicaState.VERIFIED))
-                 .where(files.c.node == node, files.c.watch.in_(sorted({r[9] for r in rows})),
-                        files.c.inode.in_(inodes[start:start + TWIN_CHUNK]), versions.c.sha256.is_not(None)))
-        for watch, inode, size, mtime_ns, path, sha256 in session.execute(query):
+        for watch, inode, size, mtime_ns, path, sha256 in conn.execute(_TWINS, {
+                "target": target, "node": node, "watches": watches, "inodes": inodes[start:start + TWIN_CHUNK]}):
             found.setdefault((watch, inode, size, mtime_ns), []).append((bytes(path), sha256))
     twins = {}
     for r in rows:
@@ -192,39 +216,32 @@ def _twins(session: Session, node: str, target: str, rows: list) -> dict[int, Tw
     return twins
 
 
-def _previous_verified(session: Session, target: str, files: list[tuple[int, int]]) -> dict[int, int]:
+def _previous_verified(conn: Connection, target: str, files: list[tuple[int, int]]) -> dict[int, int]:
     """file id → newest verified version number below the one being copied."""
     if not files:
         return {}
-    conditions = [and_(Version.file_id == fid, Version.number < number) for fid, number in files]
-    rows = session.execute(
-        select(Version.file_id, func.max(Version.number))
-        .join(Replica, Replica.version_id == Version.id)
-        .where(Replica.target == target, Replica.state == ReplicaState.VERIFIED)
-        .where(or_(*conditions))
-        .group_by(Version.file_id)).all()
-    return {fid: number for fid, number in rows}
+    below: dict[int, int] = {}
+    for fid, number in files:
+        below[fid] = max(number, below.get(fid, 0))
+    previous: dict[int, int] = {}
+    ids = sorted(below)
+    for start in range(0, len(ids), TWIN_CHUNK):
+        chunk = ids[start:start + TWIN_CHUNK]
+        for fid, number in conn.execute(_VERIFIED_VERSIONS, {"target": target, "file_ids": chunk}):
+            if number < below[fid] and number > previous.get(fid, 0):
+                previous[fid] = number
+    return previous
 
 
-def _finish_in(session: Session, outcomes: list[Outcome], now: float, holder: str | None) -> None:
-    replicas, versions = Replica.__table__, Version.__table__
+def _finish_in(conn: Connection, outcomes: list[Outcome], now: float, holder: str | None) -> None:
     outcomes = sorted(outcomes, key=lambda o: o.job.replica_id)  # one lock order: no deadlocks
     rows = [dict(_finish_values(outcome, now), b_holder=holder) for outcome in outcomes]
     if not rows:
         return
     verified = [o for o in outcomes if o.state == ReplicaState.VERIFIED]
-    conn = session.connection()
-    conn.execute(update(replicas).where(replicas.c.id == bindparam("b_id"),
-                                        or_(replicas.c.state != ReplicaState.SUPERSEDED,
-                                            bindparam("b_state") == ReplicaState.VERIFIED),
-                                        replicas.c.claimed_by.is_not_distinct_from(bindparam("b_holder"))).values(
-        state=bindparam("b_state"), last_error=bindparam("b_error"), verified_at=bindparam("b_verified"),
-        next_attempt_at=bindparam("b_due"), attempts=replicas.c.attempts + bindparam("b_tries"), claimed_by=None),
-        rows)
+    conn.execute(_FINISH, rows)
     if verified:
-        conn.execute(update(versions).where(versions.c.id == bindparam("b_id"), versions.c.sha256.is_(None))
-                     .values(sha256=bindparam("b_sha")),
-                     [{"b_id": o.job.version_id, "b_sha": o.sha256} for o in verified])
+        conn.execute(_SET_SHA, [{"b_id": o.job.version_id, "b_sha": o.sha256} for o in verified])
 
 
 def _finish_values(outcome: Outcome, now: float) -> dict:
