@@ -76,6 +76,7 @@ class Ingest:
                                       self._submit_gone)
         self._batch = _Batch()
         self._real_folders: dict[tuple[str, bytes], bool] = {}
+        self._real_roots: dict[str, bytes] = {}
         self._roots_intact: dict[str, bool] = {}
         self._leases_unknown: set[str] = set()  # watches where "still open?" cannot be asked (logged once)
         self._held: set[tuple[str, bytes]] = set()  # waiting for a writer to close them (logged once each)
@@ -138,7 +139,7 @@ class Ingest:
         self._queue.put(("gone", watch, paths))
 
     def reconcile(self, reason: str, start: bytes = b"", only: str | None = None, walk: bool = True,
-                  deletions: bool = True) -> None:
+                  deletions: bool = True, compare: bool = True) -> None:
         """Walk the watches (or one folder of one), queue what the journal lacks and what it lists that
         is gone. Blocks. A watch whose root is not watched now is left for the rescan of its restart."""
         with self._scan_lock:
@@ -151,7 +152,8 @@ class Ingest:
                 began = time.monotonic()
                 seen = submitted = 0
                 if walk:
-                    seen, submitted = self._reconciler.reconcile(watch.label, watch.root, watch.rules, start)
+                    seen, submitted = self._reconciler.reconcile(watch.label, watch.root, watch.rules, start,
+                                                                 compare)
                 gone = self._deletions(watch, start, seen, watcher) if deletions else 0
                 if not start:
                     log.info("reconcile (%s) of %s: %d entries, %d to record, %d gone, %.1fs", reason,
@@ -171,10 +173,10 @@ class Ingest:
         return self._reconciler.deletions(watch.label, watch.root, start)
 
     def reconcile_in_background(self, reason: str, start: bytes = b"", only: str | None = None,
-                                walk: bool = True, deletions: bool = True) -> None:
+                                walk: bool = True, deletions: bool = True, compare: bool = True) -> None:
         with self._scans_lock:
             self._scans_waiting += 1
-        self._scans.put((reason, start, only, walk, deletions))
+        self._scans.put((reason, start, only, walk, deletions, compare))
 
     def _scan_loop(self) -> None:
         """One scanning thread: new folders and rescans queue up here instead of piling up threads."""
@@ -244,7 +246,7 @@ class Ingest:
         (nothing observed is dropped) and is committed with the next items."""
         now = time.time()
         batch = self._batch
-        self._real_folders = {}
+        self._real_folders, self._real_roots = {}, {}
         self._roots_intact = {}
         for kind, watch, payload in items:
             if kind == "idle?" or not self._root_intact(watch):
@@ -270,7 +272,7 @@ class Ingest:
 
     def _hint(self, batch: "_Batch", hint: Hint, watch: str, rel: bytes, now: float) -> None:
         if hint is Hint.DIR_APPEARED:  # new to the tree: nothing the journal lists below it can be gone
-            self.reconcile_in_background("new_folder", start=rel, only=watch, deletions=False)
+            self.reconcile_in_background("new_folder", start=rel, only=watch, deletions=False, compare=False)
         elif hint is Hint.DIR_GONE:  # in order with the events: a folder of that name made later is newer
             batch.delete_folder(watch, rel)
         elif hint is Hint.DELETED:
@@ -318,9 +320,11 @@ class Ingest:
         """No symlink between the root and ``folder``; remembered for the batch being processed."""
         key = (watch, folder)
         if key not in self._real_folders:
-            real_root = os.path.realpath(self.watches[watch].root)
-            self._real_folders[key] = os.path.realpath(os.path.join(self.watches[watch].root, folder)) == \
-                os.path.join(real_root, folder)
+            root = self.watches[watch].root
+            if watch not in self._real_roots:  # once per batch, not once per folder
+                self._real_roots[watch] = os.path.realpath(root)
+            self._real_folders[key] = os.path.realpath(os.path.join(root, folder)) == \
+                os.path.join(self._real_roots[watch], folder)
         return self._real_folders[key]
 
     def _lstat(self, watch: str, rel: bytes) -> os.stat_result | None:
@@ -436,12 +440,10 @@ class Ingest:
                 log.warning("skipped %s in %s: %s", display(skip.path), skip.watch, skip.detail or skip.reason)
                 self.metrics.files_skipped.labels(watch=skip.watch, reason=skip.reason).inc()
             batch.skips = []
-        if batch.deleted or batch.deleted_folders:
-            self.journal.mark_deleted(list(batch.deleted), time.time(), list(batch.deleted_folders))
-            batch.deleted, batch.deleted_folders = {}, {}
-        if batch.observations:
-            created = self.journal.record_versions(list(batch.observations.values()), self.targets)
-            batch.observations = {}
+        if batch.observations or batch.deleted or batch.deleted_folders:
+            created = self.journal.record_batch(list(batch.observations.values()), self.targets,
+                                                list(batch.deleted), list(batch.deleted_folders), time.time())
+            batch.observations, batch.deleted, batch.deleted_folders = {}, {}, {}
             for obs in created:
                 self.metrics.files_ingested.labels(watch=obs.watch).inc()
                 self.metrics.bytes_ingested.labels(watch=obs.watch).inc(obs.size)

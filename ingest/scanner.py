@@ -80,8 +80,11 @@ class Reconciler:
         self._submit = submit
         self._submit_gone = submit_gone
 
-    def reconcile(self, watch: str, root: bytes, rules: IgnoreRules, start: bytes = b"") -> tuple[int, int]:
-        """Returns (entries seen, entries submitted)."""
+    def reconcile(self, watch: str, root: bytes, rules: IgnoreRules, start: bytes = b"",
+                  compare: bool = True) -> tuple[int, int]:
+        """Returns (entries seen, entries submitted). ``compare=False``: a folder new to the tree, where
+        the journal has next to nothing: everything is submitted without asking it first (recording
+        drops a version the journal already has, so nothing is recorded twice)."""
         seen = submitted = 0
         batch: list[tuple[bytes, os.stat_result]] = []
         next_report = time.monotonic() + PROGRESS_EVERY
@@ -89,12 +92,12 @@ class Reconciler:
             batch.append(item)
             seen += 1
             if len(batch) >= BATCH:
-                submitted += self._flush(watch, batch)
+                submitted += self._flush(watch, batch, compare)
                 batch = []
             if seen % 1000 == 0 and time.monotonic() >= next_report:
                 next_report = time.monotonic() + PROGRESS_EVERY
                 log.info("reconcile %s: %d entries checked so far, %d to record", watch, seen, submitted)
-        submitted += self._flush(watch, batch)
+        submitted += self._flush(watch, batch, compare)
         return seen, submitted
 
     def deletions(self, watch: str, root: bytes, start: bytes = b"") -> int:
@@ -110,10 +113,10 @@ class Reconciler:
             after = paths[-1]
         return gone_total
 
-    def _flush(self, watch: str, batch: list[tuple[bytes, os.stat_result]]) -> int:
+    def _flush(self, watch: str, batch: list[tuple[bytes, os.stat_result]], compare: bool) -> int:
         if not batch:
             return 0
-        known = self._known_states(watch, [rel for rel, _ in batch])
+        known = self._known_states(watch, [rel for rel, _ in batch]) if compare else {}
         changed = [(rel, st) for rel, st in batch if not stat.S_ISREG(st.st_mode) or not _same(known.get(rel), st)]
         if changed:
             self._submit(watch, changed)

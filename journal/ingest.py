@@ -12,16 +12,40 @@ from journal.records import Observation, ReplicaState, SkipRecord
 
 CHUNK = 500  # values per IN (...): well inside SQLite's and PostgreSQL's limits
 
+# The hot path's statements, built once: an expanding IN takes a list of any length without a bound
+# parameter object per value, and a statement reused keeps its cache key (building both per call was
+# most of ingest's Python under churn, several times the cost of running the statement).
+_files, _versions, _replicas = FileRow.__table__, Version.__table__, Replica.__table__
+_OF_WATCH = and_(_files.c.node == bindparam("node"), _files.c.watch == bindparam("watch"))
+_FILE_ROWS = select(_files.c.path, _files.c.id, _files.c.current_version, _files.c.size, _files.c.mtime_ns,
+                    _files.c.deleted_at, _files.c.inode).where(
+    _OF_WATCH, _files.c.path.in_(bindparam("paths", expanding=True)))
+_CURRENT_BELOW = select(_files.c.id).where(_OF_WATCH, _files.c.deleted_at.is_(None),
+                                           _files.c.path >= bindparam("low"), _files.c.path < bindparam("high"))
+_MARK_DELETED = update(_files).where(_files.c.id.in_(bindparam("ids", expanding=True))).values(
+    deleted_at=bindparam("when"))
+_INSERT_FILES = insert(_files).returning(_files.c.id, sort_by_parameter_order=True)
+_NEXT_VERSION = update(_files).where(_files.c.id == bindparam("b_id")).values(
+    current_version=_files.c.current_version + 1, size=bindparam("b_size"), mtime_ns=bindparam("b_mtime"),
+    inode=bindparam("b_inode"), deleted_at=None)
+_INSERT_VERSIONS = insert(_versions).returning(_versions.c.id, sort_by_parameter_order=True)
+_INSERT_REPLICAS = insert(_replicas)
+_OPEN_OF_FILES = and_(
+    _replicas.c.version_id.in_(select(_versions.c.id).where(
+        _versions.c.file_id.in_(bindparam("file_ids", expanding=True))).scalar_subquery()),
+    _replicas.c.state.in_(ReplicaState.OPEN))
+_LOCK_OPEN = select(_replicas.c.id).where(_OPEN_OF_FILES).order_by(_replicas.c.id).with_for_update()
+_SUPERSEDE = update(_replicas).where(_OPEN_OF_FILES).values(state=ReplicaState.SUPERSEDED,
+                                                            last_error="replaced by a newer version")
+
 
 class IngestRecords(Database):
     def known_states(self, watch: str, paths: list[bytes]) -> dict[bytes, tuple[int, int, int | None]]:
         """path → (size, mtime_ns, inode) for a batch of paths: the scan's memory stays flat at a million."""
-        with self.reading() as session:
-            rows = session.execute(select(FileRow.path, FileRow.size, FileRow.mtime_ns, FileRow.inode,
-                                          FileRow.deleted_at)
-                                   .where(FileRow.node == self.node, FileRow.watch == watch,
-                                          FileRow.path.in_(paths)))
-            return {path: (size, mtime, inode) for path, size, mtime, inode, deleted in rows if deleted is None}
+        with self.read_conn() as conn:
+            rows = _file_rows(conn, self.node, [(watch, path) for path in paths])
+        return {path: (size, mtime, inode) for (_watch, path), (_id, _number, size, mtime, deleted, inode)
+                in rows.items() if deleted is None}
 
     def record_versions(self, observations: Iterable[Observation], targets: list[str]) -> list[Observation]:
         """Record each observation as a new version unless the newest version already matches.
@@ -30,22 +54,21 @@ class IngestRecords(Database):
         Returns the observations that became new versions. A whole batch costs a few statements, not a
         few per file: this is the hot path of a burst.
         """
+        return self.record_batch(observations, targets)
+
+    def record_batch(self, observations: Iterable[Observation], targets: list[str],
+                     deleted: list[tuple[str, bytes]] = (), folders: list[tuple[str, bytes]] = (),
+                     when: float = 0.0) -> list[Observation]:
+        """One ingest batch in one transaction: the deletions it saw (as ``mark_deleted``), then its new
+        versions (as ``record_versions``, whose result it returns). One commit and one turn of the
+        write lock per batch instead of one per kind: under churn nearly every batch has both."""
         latest = {(obs.watch, obs.path): obs for obs in observations}
-        if not latest:
+        if not (latest or deleted or folders):
             return []
-        with self.session() as session:
-            conn = session.connection()
-            known = _file_rows(conn, self.node, list(latest))
-            changed = [obs for key, obs in latest.items() if key not in known or _differs(known[key], obs)]
-            if not changed:
-                return []
-            file_ids = _upsert_files(conn, self.node, changed, known)
-            version_ids = _insert_versions(conn, changed, file_ids, known)
-            conn.execute(insert(Replica.__table__), [
-                {"version_id": vid, "target": t, "state": ReplicaState.PENDING, "attempts": 0,
-                 "next_attempt_at": 0.0, "created_at": obs.completed_at}
-                for obs, vid in zip(changed, version_ids) for t in targets])
-            return changed
+        with self.writing() as conn:
+            if deleted or folders:
+                _mark_deleted(conn, self.node, deleted, when, folders)
+            return _record_versions(conn, self.node, latest, targets)
 
     def record_skips(self, skips: Iterable[SkipRecord]) -> None:
         with self.session() as session:
@@ -77,19 +100,38 @@ class IngestRecords(Database):
         ``folders``: everything below each of these is gone too (a folder moved away or removed).
         A few statements per 500 paths, not one per path: churn deletes thousands at a time.
         Returns how many current files were marked."""
-        files = FileRow.__table__
-        with self.session() as session:
-            conn = session.connection()
-            ids = [row[0] for row in _file_rows(conn, self.node, paths).values() if row[4] is None]
-            for watch, folder in folders:
-                ids += conn.execute(select(files.c.id).where(files.c.node == self.node, files.c.watch == watch,
-                                                             files.c.deleted_at.is_(None),
-                                                             _below(files, folder))).scalars().all()
-            for start in range(0, len(ids), CHUNK):
-                chunk = ids[start:start + CHUNK]
-                conn.execute(update(files).where(files.c.id.in_(chunk)).values(deleted_at=when))
-                _supersede_open(conn, chunk)
-            return len(ids)
+        with self.writing() as conn:
+            return _mark_deleted(conn, self.node, paths, when, folders)
+
+
+def _record_versions(conn, node: str, latest: dict[tuple[str, bytes], Observation],
+                     targets: list[str]) -> list[Observation]:
+    if not latest:
+        return []
+    known = _file_rows(conn, node, list(latest))
+    changed = [obs for key, obs in latest.items() if key not in known or _differs(known[key], obs)]
+    if not changed:
+        return []
+    file_ids = _upsert_files(conn, node, changed, known)
+    version_ids = _insert_versions(conn, changed, file_ids, known)
+    conn.execute(_INSERT_REPLICAS, [
+        {"version_id": vid, "target": t, "state": ReplicaState.PENDING, "attempts": 0,
+         "next_attempt_at": 0.0, "created_at": obs.completed_at}
+        for obs, vid in zip(changed, version_ids) for t in targets])
+    return changed
+
+
+def _mark_deleted(conn, node: str, paths: list[tuple[str, bytes]], when: float,
+                  folders: list[tuple[str, bytes]]) -> int:
+    ids = [row[0] for row in _file_rows(conn, node, paths).values() if row[4] is None]
+    for watch, folder in folders:
+        ids += conn.execute(_CURRENT_BELOW, {"node": node, "watch": watch, "low": folder + b"/",
+                                             "high": folder + b"0"}).scalars().all()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        conn.execute(_MARK_DELETED, {"ids": chunk, "when": when})
+        _supersede_open(conn, chunk)
+    return len(ids)
 
 
 def _below(files, prefix: bytes):
@@ -100,45 +142,35 @@ def _below(files, prefix: bytes):
 def _file_rows(conn, node: str, keys: list[tuple[str, bytes]]) -> dict[tuple[str, bytes], tuple]:
     """(watch, path) → (id, current_version, size, mtime_ns, deleted_at, inode) of ``node``'s files, a chunk
     at a time."""
-    files = FileRow.__table__
     found = {}
     by_watch: dict[str, list[bytes]] = {}
     for watch, path in keys:
         by_watch.setdefault(watch, []).append(path)
     for watch, paths in by_watch.items():
         for start in range(0, len(paths), CHUNK):
-            rows = conn.execute(select(files.c.path, files.c.id, files.c.current_version, files.c.size,
-                                       files.c.mtime_ns, files.c.deleted_at, files.c.inode)
-                                .where(files.c.node == node, files.c.watch == watch,
-                                       files.c.path.in_(paths[start:start + CHUNK])))
+            rows = conn.execute(_FILE_ROWS, {"node": node, "watch": watch, "paths": paths[start:start + CHUNK]})
             found.update({(watch, row[0]): tuple(row[1:]) for row in rows})
     return found
 
 
 def _upsert_files(conn, node: str, changed: list[Observation], known: dict) -> dict[tuple[str, bytes], int]:
-    files = FileRow.__table__
     ids = {key: row[0] for key, row in known.items()}
     new = [obs for obs in changed if (obs.watch, obs.path) not in known]
     if new:
-        rows = conn.execute(insert(files).returning(files.c.id, sort_by_parameter_order=True), [
+        rows = conn.execute(_INSERT_FILES, [
             {"node": node, "watch": o.watch, "path": o.path, "current_version": 1, "size": o.size, "mtime_ns": o.mtime_ns,
              "inode": o.inode} for o in new]).all()
         ids.update({(o.watch, o.path): row[0] for o, row in zip(new, rows)})
     old = [obs for obs in changed if (obs.watch, obs.path) in known]
     if old:
-        old_ids = [ids[(o.watch, o.path)] for o in old]
-        _supersede_open(conn, old_ids)
-        conn.execute(update(files).where(files.c.id == bindparam("b_id")).values(
-            current_version=files.c.current_version + 1, size=bindparam("b_size"),
-            mtime_ns=bindparam("b_mtime"), inode=bindparam("b_inode"), deleted_at=None),
-            [{"b_id": ids[(o.watch, o.path)], "b_size": o.size, "b_mtime": o.mtime_ns, "b_inode": o.inode}
-             for o in old])
+        _supersede_open(conn, [ids[(o.watch, o.path)] for o in old])
+        conn.execute(_NEXT_VERSION, [{"b_id": ids[(o.watch, o.path)], "b_size": o.size, "b_mtime": o.mtime_ns,
+                                      "b_inode": o.inode} for o in old])
     return ids
 
 
 def _insert_versions(conn, changed: list[Observation], file_ids: dict, known: dict) -> list[int]:
-    versions = Version.__table__
-    rows = conn.execute(insert(versions).returning(versions.c.id, sort_by_parameter_order=True), [
+    rows = conn.execute(_INSERT_VERSIONS, [
         {"file_id": file_ids[(o.watch, o.path)], "number": known[(o.watch, o.path)][1] + 1
          if (o.watch, o.path) in known else 1, "size": o.size, "mtime_ns": o.mtime_ns,
          "seen_at": o.seen_at, "completed_at": o.completed_at} for o in changed]).all()
@@ -147,13 +179,9 @@ def _insert_versions(conn, changed: list[Observation], file_ids: dict, known: di
 
 def _supersede_open(conn, file_ids: list[int]) -> None:
     """Rows are locked in id order first (PostgreSQL), the order a batch of outcomes takes: no deadlocks."""
-    replicas = Replica.__table__
-    older = select(Version.__table__.c.id).where(Version.__table__.c.file_id.in_(file_ids)).scalar_subquery()
-    open_ones = and_(replicas.c.version_id.in_(older), replicas.c.state.in_(ReplicaState.OPEN))
     if conn.dialect.name == "postgresql":
-        conn.execute(select(replicas.c.id).where(open_ones).order_by(replicas.c.id).with_for_update())
-    conn.execute(update(replicas).where(open_ones)
-                 .values(state=ReplicaState.SUPERSEDED, last_error="replaced by a newer version"))
+        conn.execute(_LOCK_OPEN, {"file_ids": file_ids})
+    conn.execute(_SUPERSEDE, {"file_ids": file_ids})
 
 
 def _differs(row: tuple, obs: Observation) -> bool:
