@@ -11,6 +11,7 @@ real folder is back, with a rescan.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import logging
 import os
@@ -50,7 +51,7 @@ class FolderWatcher:
         self._metrics = metrics
         self._inotify = inotify.Inotify()
         self._paths: dict[int, bytes] = {}   # wd → folder, relative to root (b"" is the root)
-        self._wds: dict[bytes, int] = {}     # the inverse, always
+        self._wds = _FolderTable()           # the inverse, always
         self._pending: dict[int, tuple[float, int, bytes, int]] = {}  # cookie → (when, read, folder, wd)
         self._reads = 0
         self._root_id: tuple[int, int] | None = None
@@ -253,10 +254,7 @@ class FolderWatcher:
             del self._wds[rel]
 
     def _below(self, rel: bytes) -> list[tuple[bytes, int]]:
-        if not rel:
-            return list(self._wds.items())
-        prefix = rel + b"/"
-        return [(path, wd) for path, wd in self._wds.items() if path == rel or path.startswith(prefix)]
+        return self._wds.below(rel)
 
     def _move_prefix(self, old: bytes, new: bytes) -> None:
         moved = self._below(old)
@@ -522,3 +520,43 @@ def _topmost(folders: list[bytes]) -> list[bytes]:
         if not any(folder == top or folder.startswith(top + b"/") for top in result):
             result.append(folder)
     return result
+
+
+class _FolderTable(dict):
+    """folder → wd, its folders also kept in sorted order: the folders at and below a moved folder are
+    a range found by bisection, not a pass over every watch (churn moves folders many times a second,
+    in trees of thousands of folders)."""
+
+    def __init__(self):
+        super().__init__()
+        self._sorted: list[bytes] = []
+
+    def __setitem__(self, folder: bytes, wd: int) -> None:
+        if folder not in self:
+            bisect.insort(self._sorted, folder)
+        super().__setitem__(folder, wd)
+
+    def __delitem__(self, folder: bytes) -> None:
+        super().__delitem__(folder)
+        del self._sorted[bisect.bisect_left(self._sorted, folder)]
+
+    def pop(self, folder: bytes, *default):
+        if folder not in self:
+            return super().pop(folder, *default)
+        wd = self[folder]
+        del self[folder]
+        return wd
+
+    def clear(self) -> None:
+        super().clear()
+        self._sorted.clear()
+
+    def below(self, folder: bytes) -> list[tuple[bytes, int]]:
+        """(folder, wd) of ``folder`` and every folder below it (b"": all): from "folder/" up to, not
+        including, "folder0" ("/" + 1)."""
+        if not folder:
+            return list(self.items())
+        low = bisect.bisect_left(self._sorted, folder + b"/")
+        high = bisect.bisect_left(self._sorted, folder + b"0", low)
+        found = [(path, self[path]) for path in self._sorted[low:high]]
+        return [(folder, self[folder]), *found] if folder in self else found
