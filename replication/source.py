@@ -61,6 +61,7 @@ class SourceFile:
         self.size, self.mtime_ns = size, mtime_ns
         self.expected_sha256 = expected_sha256
         self.sha256: str | None = None
+        self._passes = 0
         self.fd = self._open()
         try:
             self.stat = os.fstat(self.fd)
@@ -101,12 +102,16 @@ class SourceFile:
         (hashlib releases the GIL) while the target writes: one read, two cores."""
         hasher = _BackgroundHash() if self.size >= PARALLEL_HASH else _InlineHash()
         total = 0
-        os.lseek(self.fd, 0, os.SEEK_SET)
+        if self._passes:  # hashed again after a pass: from the top (a new descriptor is there already)
+            os.lseek(self.fd, 0, os.SEEK_SET)
+        self._passes += 1
         try:
             while chunk := os.read(self.fd, CHUNK):
                 hasher.update(chunk)
                 total += len(chunk)
                 yield chunk
+                if len(chunk) < CHUNK and total == self.size:
+                    break  # the recorded size, in a short read: the end, as the fstat below proves
         finally:
             digest = hasher.finish()
         after = os.fstat(self.fd)

@@ -82,3 +82,50 @@ def test_a_large_replica_is_read_back_window_by_window_and_must_match(tmp_path):
     finally:
         readback._pread_all = original
         os.close(fd)
+
+
+def test_a_replica_longer_than_the_bytes_written_is_caught_by_the_read_back(tmp_path):
+    """The size is proven by the read back itself (one byte past the end is asked for): a temporary
+    that already held more bytes keeps its tail, and must not pass."""
+    import os
+    from replication.local import readback
+    path = tmp_path / "longer"
+    path.write_bytes(b"x" * 5000)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        with pytest.raises(readback.ReadBackMismatch, match="end of the replica"):
+            readback.write_verified(fd, iter([b"y" * 4000]), None)
+    finally:
+        os.close(fd)
+
+
+def test_a_small_replica_whose_disk_returns_other_bytes_or_fewer_is_caught(tmp_path, monkeypatch):
+    import os
+    from replication.local import readback
+    real_pread = os.pread
+    for lie in (lambda got: got[:-1] + b"?", lambda got: got[:-1]):
+        monkeypatch.setattr(os, "pread", lambda fd, n, pos, lie=lie: lie(real_pread(fd, n, pos)))
+        fd = os.open(tmp_path / "small", os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+        try:
+            with pytest.raises(readback.ReadBackMismatch):
+                readback.write_verified(fd, iter([os.urandom(3000), os.urandom(100)]), None)
+        finally:
+            os.close(fd)
+
+
+def test_a_source_read_twice_gives_the_same_bytes_and_one_that_grew_while_open_is_refused(tmp_path):
+    import os
+    from replication.source import CHUNK, SourceChanged, SourceFile
+    for size in (0, 3000, CHUNK, CHUNK + 7):
+        data = os.urandom(size)
+        (tmp_path / "f").write_bytes(data)
+        st = os.stat(tmp_path / "f")
+        with SourceFile(bytes(tmp_path), b"f", st.st_size, st.st_mtime_ns, None) as source:
+            digest = source.read_hash()
+            assert b"".join(source.chunks()) == data and source.sha256 == digest  # the second pass from the top
+        with SourceFile(bytes(tmp_path), b"f", st.st_size, st.st_mtime_ns, None) as source:
+            with open(tmp_path / "f", "ab") as more:
+                more.write(b"appended while open")
+            os.utime(tmp_path / "f", ns=(st.st_mtime_ns, st.st_mtime_ns))  # even with its mtime put back
+            with pytest.raises(SourceChanged):
+                b"".join(source.chunks())
