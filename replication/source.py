@@ -10,6 +10,8 @@ import stat
 import threading
 from collections.abc import Iterator
 
+from common.beneath import open_beneath
+
 CHUNK = 1 << 20
 PARALLEL_HASH = 8 << 20  # files at least this big are hashed on a second thread
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -78,6 +80,8 @@ class SourceFile:
         try:
             dir_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
+                if (fd := open_beneath(dir_fd, self.rel, FILE_FLAGS)) is not None:
+                    return fd  # one call; anything odd on the way (a symlink, gone) is walked below
                 for part in folder.split(b"/") if folder else []:
                     child = os.open(part, DIR_FLAGS, dir_fd=dir_fd)
                     os.close(dir_fd)

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.beneath import open_beneath
 from replication.local.config import LocalTargetConfig
 from replication.local.readback import ReadBackMismatch, write_verified
 from replication.target import (MARKER_NAME, META_DIR, TEMP_PREFIX, ManifestEntry, Marker, Target,
@@ -415,6 +416,10 @@ class LocalTarget(Target):
         every folder on the way for the next flush (put's case: nothing is called verified before)."""
         fd = self._start_fd(create)
         try:
+            if folder and (child := open_beneath(fd, folder, DIR_FLAGS)) is not None:
+                os.close(fd)  # there already, every folder on the way a real one: no walk
+                fd = child
+                folder = b""
             walked = []
             for part in folder.split(b"/") if folder else []:
                 walked.append(part)
