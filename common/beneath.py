@@ -17,7 +17,8 @@ from __future__ import annotations
 import ctypes
 import os
 
-SYS_OPENAT2 = 437  # the same number on every architecture (the generic syscall table, Linux 5.6)
+SYS_OPENAT2 = 437  # Linux 5.6; the number only where the new syscalls share one table (not alpha, ia64, mips)
+SAME_NUMBER = {"x86_64", "i686", "i386", "aarch64", "armv7l", "armv8l", "riscv64", "ppc64le", "ppc64", "s390x"}
 RESOLVE_NO_SYMLINKS = 0x04
 RESOLVE_BENEATH = 0x08
 
@@ -27,7 +28,10 @@ class _OpenHow(ctypes.Structure):
 
 
 def _load_syscall():
-    """libc's ``syscall``, if ``openat2`` answers here (probed once, on the root folder)."""
+    """libc's ``syscall``, if ``openat2`` answers here (probed once, on the current folder). Elsewhere
+    437 may be another system call: not called at all."""
+    if os.uname().machine not in SAME_NUMBER:
+        return None
     try:
         syscall = ctypes.CDLL(None, use_errno=True).syscall
     except (OSError, AttributeError):
@@ -50,7 +54,7 @@ def available() -> bool:
 
 def open_beneath(dir_fd: int, path: bytes, flags: int) -> int | None:
     """A descriptor of ``path`` below ``dir_fd`` opened with ``flags``, or None: walk it instead."""
-    if _SYSCALL is None or not path:
+    if _SYSCALL is None or not path or b"\0" in path:  # C would stop at a NUL: another, shorter path
         return None
     how = _OpenHow(flags | os.O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
     fd = _SYSCALL(SYS_OPENAT2, ctypes.c_int(dir_fd), path, ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))

@@ -522,41 +522,46 @@ def _topmost(folders: list[bytes]) -> list[bytes]:
     return result
 
 
-class _FolderTable(dict):
+class _FolderTable:
     """folder → wd, its folders also kept in sorted order: the folders at and below a moved folder are
     a range found by bisection, not a pass over every watch (churn moves folders many times a second,
-    in trees of thousands of folders)."""
+    in trees of thousands of folders). Not a dict: only what keeps the two in step is offered."""
 
     def __init__(self):
-        super().__init__()
+        self._wds: dict[bytes, int] = {}
         self._sorted: list[bytes] = []
 
+    def __contains__(self, folder: bytes) -> bool:
+        return folder in self._wds
+
+    def __getitem__(self, folder: bytes) -> int:
+        return self._wds[folder]
+
+    def get(self, folder: bytes, default: int | None = None) -> int | None:
+        return self._wds.get(folder, default)
+
+    def items(self):
+        return self._wds.items()
+
     def __setitem__(self, folder: bytes, wd: int) -> None:
-        if folder not in self:
+        if folder not in self._wds:
             bisect.insort(self._sorted, folder)
-        super().__setitem__(folder, wd)
+        self._wds[folder] = wd
 
     def __delitem__(self, folder: bytes) -> None:
-        super().__delitem__(folder)
+        del self._wds[folder]
         del self._sorted[bisect.bisect_left(self._sorted, folder)]
 
-    def pop(self, folder: bytes, *default):
-        if folder not in self:
-            return super().pop(folder, *default)
-        wd = self[folder]
-        del self[folder]
-        return wd
-
     def clear(self) -> None:
-        super().clear()
+        self._wds.clear()
         self._sorted.clear()
 
     def below(self, folder: bytes) -> list[tuple[bytes, int]]:
         """(folder, wd) of ``folder`` and every folder below it (b"": all): from "folder/" up to, not
         including, "folder0" ("/" + 1)."""
         if not folder:
-            return list(self.items())
+            return list(self._wds.items())
         low = bisect.bisect_left(self._sorted, folder + b"/")
         high = bisect.bisect_left(self._sorted, folder + b"0", low)
-        found = [(path, self[path]) for path in self._sorted[low:high]]
-        return [(folder, self[folder]), *found] if folder in self else found
+        found = [(path, self._wds[path]) for path in self._sorted[low:high]]
+        return [(folder, self._wds[folder]), *found] if folder in self._wds else found

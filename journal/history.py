@@ -14,12 +14,10 @@ from collections.abc import Iterable
 from sqlalchemy import and_, insert, select, update
 
 from journal.engine import Database
-from journal.ingest import _file_rows
+from journal.ingest import CHUNK, _file_rows
 from journal.models import FileRow, Replica, Version
 from journal.records import AdoptReport, KnownVersion, ReplicaState, display
 from journal.targets import insert_target
-
-CHUNK = 500
 
 
 class History(Database):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from sqlalchemy import and_, bindparam, insert, select, update
@@ -21,7 +22,7 @@ _FILE_ROWS = select(_files.c.path, _files.c.id, _files.c.current_version, _files
                     _files.c.deleted_at, _files.c.inode).where(
     _OF_WATCH, _files.c.path.in_(bindparam("paths", expanding=True)))
 _CURRENT_BELOW = select(_files.c.id).where(_OF_WATCH, _files.c.deleted_at.is_(None),
-                                           _files.c.path >= bindparam("low"), _files.c.path < bindparam("high"))
+                                           _files.c.path >= bindparam("first"), _files.c.path < bindparam("past"))
 _MARK_DELETED = update(_files).where(_files.c.id.in_(bindparam("ids", expanding=True))).values(
     deleted_at=bindparam("when"))
 _INSERT_FILES = insert(_files).returning(_files.c.id, sort_by_parameter_order=True)
@@ -58,16 +59,17 @@ class IngestRecords(Database):
 
     def record_batch(self, observations: Iterable[Observation], targets: list[str],
                      deleted: list[tuple[str, bytes]] = (), folders: list[tuple[str, bytes]] = (),
-                     when: float = 0.0) -> list[Observation]:
-        """One ingest batch in one transaction: the deletions it saw (as ``mark_deleted``), then its new
-        versions (as ``record_versions``, whose result it returns). One commit and one turn of the
-        write lock per batch instead of one per kind: under churn nearly every batch has both."""
+                     when: float | None = None) -> list[Observation]:
+        """One ingest batch in one transaction: the deletions it saw (as ``mark_deleted``, at ``when``,
+        default now), then its new versions (as ``record_versions``, whose result it returns). One
+        commit and one turn of the write lock per batch instead of one per kind: under churn nearly
+        every batch has both."""
         latest = {(obs.watch, obs.path): obs for obs in observations}
         if not (latest or deleted or folders):
             return []
         with self.writing() as conn:
             if deleted or folders:
-                _mark_deleted(conn, self.node, deleted, when, folders)
+                _mark_deleted(conn, self.node, deleted, time.time() if when is None else when, folders)
             return _record_versions(conn, self.node, latest, targets)
 
     def record_skips(self, skips: Iterable[SkipRecord]) -> None:
@@ -125,8 +127,9 @@ def _mark_deleted(conn, node: str, paths: list[tuple[str, bytes]], when: float,
                   folders: list[tuple[str, bytes]]) -> int:
     ids = [row[0] for row in _file_rows(conn, node, paths).values() if row[4] is None]
     for watch, folder in folders:
-        ids += conn.execute(_CURRENT_BELOW, {"node": node, "watch": watch, "low": folder + b"/",
-                                             "high": folder + b"0"}).scalars().all()
+        first, past = _subtree(folder)
+        ids += conn.execute(_CURRENT_BELOW, {"node": node, "watch": watch, "first": first,
+                                             "past": past}).scalars().all()
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         conn.execute(_MARK_DELETED, {"ids": chunk, "when": when})
@@ -134,9 +137,14 @@ def _mark_deleted(conn, node: str, paths: list[tuple[str, bytes]], when: float,
     return len(ids)
 
 
+def _subtree(prefix: bytes) -> tuple[bytes, bytes]:
+    """Paths inside the folder ``prefix`` sort from "prefix/" up to, not including, "prefix0" ("/" + 1)."""
+    return prefix + b"/", prefix + b"0"
+
+
 def _below(files, prefix: bytes):
-    """Paths inside the folder ``prefix``: from "prefix/" up to, not including, "prefix0" ("/" + 1)."""
-    return (files.c.path >= prefix + b"/") & (files.c.path < prefix + b"0")
+    first, past = _subtree(prefix)
+    return (files.c.path >= first) & (files.c.path < past)
 
 
 def _file_rows(conn, node: str, keys: list[tuple[str, bytes]]) -> dict[tuple[str, bytes], tuple]:

@@ -15,10 +15,10 @@ from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, upda
 from sqlalchemy.engine import Connection
 
 from journal.engine import Database
+from journal.ingest import CHUNK
 from journal.models import FileRow, NodeRow, Replica, Version
 from journal.records import Job, Outcome, ReplicaState, Twin
 
-TWIN_CHUNK = 500  # inodes per IN (...)
 
 # A replicator's round (outcomes written, the next jobs claimed) in statements built once: see ingest.py.
 _files, _versions, _replicas = FileRow.__table__, Version.__table__, Replica.__table__
@@ -204,9 +204,9 @@ def _twins(conn: Connection, node: str, target: str, rows: list) -> dict[int, Tw
         return {}
     found: dict[tuple, list[tuple[bytes, str]]] = {}  # (watch, inode, size, mtime_ns) → [(path, sha256)]
     watches, inodes = sorted({r[9] for r in rows}), sorted({r[11] for r in rows})
-    for start in range(0, len(inodes), TWIN_CHUNK):
+    for start in range(0, len(inodes), CHUNK):
         for watch, inode, size, mtime_ns, path, sha256 in conn.execute(_TWINS, {
-                "target": target, "node": node, "watches": watches, "inodes": inodes[start:start + TWIN_CHUNK]}):
+                "target": target, "node": node, "watches": watches, "inodes": inodes[start:start + CHUNK]}):
             found.setdefault((watch, inode, size, mtime_ns), []).append((bytes(path), sha256))
     twins = {}
     for r in rows:
@@ -225,8 +225,8 @@ def _previous_verified(conn: Connection, target: str, files: list[tuple[int, int
         below[fid] = max(number, below.get(fid, 0))
     previous: dict[int, int] = {}
     ids = sorted(below)
-    for start in range(0, len(ids), TWIN_CHUNK):
-        chunk = ids[start:start + TWIN_CHUNK]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
         for fid, number in conn.execute(_VERIFIED_VERSIONS, {"target": target, "file_ids": chunk}):
             if number < below[fid] and number > previous.get(fid, 0):
                 previous[fid] = number

@@ -43,7 +43,8 @@ def test_a_plain_path_below_the_folder_opens_in_one_call(tree):
 
 
 @pytest.mark.parametrize("path", [b"link-folder/secret", b"a/link-file", b"../outside/secret",
-                                  b"a/../../outside/secret", b"/etc/passwd", b"a/missing", b"a/b/file/x", b""])
+                                  b"a/../../outside/secret", b"/etc/passwd", b"a/missing", b"a/b/file/x", b"",
+                                  b"a/b/file\0ignored"])
 def test_a_symlink_on_the_way_a_way_out_or_a_path_that_is_not_there_is_left_to_the_walk(tree, path):
     _root, fd = tree
     assert beneath.open_beneath(fd, path, os.O_RDONLY | os.O_NOFOLLOW) is None

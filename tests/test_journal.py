@@ -126,6 +126,18 @@ def test_deletions_are_marked_a_batch_at_a_time_and_current_paths_page_below_a_f
     assert journal.current_paths("other", b"", None, 10) == []
 
 
+def test_one_ingest_batch_commits_its_deletions_and_new_versions_in_one_transaction(journal):
+    journal.record_versions([observe(b"old/a"), observe(b"old/b"), observe(b"loose")], ["t"])
+    commits = []
+    from sqlalchemy import event
+    event.listen(journal.engine, "commit", lambda conn: commits.append(1))
+    created = journal.record_batch([observe(b"new/a"), observe(b"new/b")], ["t"],
+                                   deleted=[("uploads", b"loose")], folders=[("uploads", b"old")])
+    assert [obs.path for obs in created] == [b"new/a", b"new/b"] and len(commits) == 1
+    assert journal.current_paths("uploads", b"", None, 10) == [b"new/a", b"new/b"]
+    assert sorted(j.path for j in journal.claim("t", 10)) == [b"new/a", b"new/b"]  # the old ones superseded
+
+
 def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path):
     journal = Journal(f"sqlite:///{tmp_path}/j.db")
     journal.migrate()
