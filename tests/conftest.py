@@ -6,6 +6,8 @@ import pytest
 from tests.harness import Deployment
 from tests.skip_policy import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401 (hooks)
 
+pytest_plugins = ["tests.daemon_log"]
+
 
 @pytest.fixture
 def deployment(tmp_path):
