@@ -221,6 +221,10 @@ class Ingest:
                 log.error("cannot record in the journal, will retry: %s", exc)
                 self.metrics.journal_errors.inc()
                 self._stopping.wait(1.0)
+            except Exception:  # a bug must not stop ingest: the batch is kept and tried again
+                log.exception("unexpected error in ingest; going on")
+                self.metrics.internal_errors.labels(part="ingest").inc()
+                self._stopping.wait(1.0)
 
     def _wait_time(self) -> float:
         if not self._deadlines:

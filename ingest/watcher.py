@@ -104,6 +104,7 @@ class FolderWatcher:
                 self._step()
             except Exception:
                 log.exception("watch %s: unexpected error; rescanning", self.label)
+                self._metrics.internal_errors.labels(part="watch").inc()
                 self._lost(b"", "events_lost")
                 self._stopping.wait(1.0)
 

@@ -35,6 +35,9 @@ class Metrics:
                                            ["watch"], registry=registry)
         self.journal_errors = Counter("jaga_journal_errors", "Journal reads or writes that failed.",
                                       registry=registry)
+        self.internal_errors = Counter("jaga_internal_errors", "Unexpected errors (bugs) caught in a loop of "
+                                       "jaga's own, which logged the traceback and went on.", ["part"],
+                                       registry=registry)
         self.replicas_verified = Counter("jaga_replicas_verified", "Replicas written and verified.",
                                          ["target"], registry=registry)
         self.replication_errors = Counter("jaga_replication_errors", "Replica copies that failed.",

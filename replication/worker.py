@@ -129,6 +129,7 @@ class TargetReplicator:
                 self._stopping.wait(1.0)
             except Exception:
                 log.exception("target %s: unexpected error in the dispatcher", self.name)
+                self.metrics.internal_errors.labels(part="replication").inc()
                 self._stopping.wait(1.0)
         self._finish_in_flight()
 

@@ -1,0 +1,57 @@
+"""A bug in ingest's loop must not stop ingest: the error is logged with its traceback and counted,
+the batch it was recording is kept, and every upload after it is still recorded. (The replication
+dispatcher already works this way; an ingest thread that died would leave /healthz green for the
+stall limit and every new upload unrecorded.)"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from prometheus_client import CollectorRegistry
+
+from ingest.pipeline import Ingest, WatchRoot
+from ingest.rules import IgnoreRules
+from jaga.metrics import Metrics
+from journal import Journal
+from tests.harness import wait_for
+
+
+class _FailsOnce(Journal):
+    """The real journal, whose first batch meets a bug (not a journal error)."""
+
+    failed = False
+
+    def record_batch(self, *args, **kwargs):
+        if not self.failed:
+            self.failed = True
+            raise KeyError("a bug in recording")
+        return super().record_batch(*args, **kwargs)
+
+
+def current_paths(journal: Journal) -> set[bytes]:
+    return set(journal.current_paths("up", b"", None, 100))
+
+
+def test_an_unexpected_error_in_ingest_is_logged_and_ingest_goes_on(tmp_path, caplog):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    journal = _FailsOnce(f"sqlite:///{tmp_path}/journal.db")
+    journal.migrate()
+    metrics = Metrics(CollectorRegistry(), node="test")
+    ingest = Ingest([WatchRoot("up", os.fsencode(uploads), IgnoreRules(()))], journal, ["secondary"], 0.2,
+                    metrics, on_recorded=lambda: None)
+    caplog.set_level(logging.ERROR, logger="jaga.ingest")
+    ingest.start()
+    try:
+        (uploads / "first.pdf").write_bytes(b"first")
+        wait_for(lambda: journal.failed, message="the first batch to meet the bug")
+        (uploads / "second.pdf").write_bytes(b"second")
+        wait_for(lambda: current_paths(journal) == {b"first.pdf", b"second.pdf"}, timeout=20,
+                 message="both uploads recorded after the error")
+    finally:
+        ingest.stop()
+        journal.close()
+    assert any("a bug in recording" in r.getMessage() or (r.exc_info and "a bug in recording" in str(r.exc_info[1]))
+               for r in caplog.records), "the error is logged"
+    assert metrics.internal_errors.labels(part="ingest")._value.get() == 1
