@@ -130,6 +130,7 @@ class TargetReplicator:
             except Exception:
                 log.exception("target %s: unexpected error in the dispatcher", self.name)
                 self.metrics.internal_errors.labels(part="replication").inc()
+                self._forget_uncommitted()
                 self._stopping.wait(1.0)
         self._finish_in_flight()
 
@@ -145,6 +146,17 @@ class TargetReplicator:
         done = self._collect_while_writing() if self._writing else self._collect(self._wait_time())
         if done or self._unrecorded or self._writing:
             self._record_overlapped(done)
+
+    def _forget_uncommitted(self) -> None:
+        """After a bug in a round: outcomes the journal may not hold are dropped, their paths freed, and
+        every claim no running copy holds goes back to pending (those files are copied again), instead
+        of staying "copying" with their paths busy until a restart."""
+        lost = list(self._uncommitted.values())
+        self._uncommitted.clear()
+        self._unrecorded = []
+        for outcome in lost:
+            self._release_key(outcome)
+        self._claims_uncertain = True
 
     def _wants_work(self) -> bool:
         return not self._closing and not self._stopping.is_set() and self._queue_low() and self._check_ready()
