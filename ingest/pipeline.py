@@ -213,7 +213,6 @@ class Ingest:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            self._loop_at = time.monotonic()
             items = self._take(self._wait_time() if not self._batch else 1.0)
             try:
                 self._process(items)
@@ -221,10 +220,13 @@ class Ingest:
                 log.error("cannot record in the journal, will retry: %s", exc)
                 self.metrics.journal_errors.inc()
                 self._stopping.wait(1.0)
-            except Exception:  # a bug must not stop ingest: the batch is kept and tried again
+            except Exception:  # a bug must not stop ingest: the batch is kept and tried again; no
+                # heartbeat meanwhile, so a bug that repeats every batch turns /healthz red
                 log.exception("unexpected error in ingest; going on")
                 self.metrics.internal_errors.labels(part="ingest").inc()
                 self._stopping.wait(1.0)
+                continue
+            self._loop_at = time.monotonic()
 
     def _wait_time(self) -> float:
         if not self._deadlines:

@@ -119,7 +119,6 @@ class TargetReplicator:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            self.last_loop_at = time.monotonic()
             try:
                 self._step()
             except JournalError as exc:
@@ -127,11 +126,12 @@ class TargetReplicator:
                 self.metrics.journal_errors.inc()
                 self._claims_uncertain = True
                 self._stopping.wait(1.0)
-            except Exception:
+            except Exception:  # no heartbeat: a bug that repeats every round turns /healthz red
                 log.exception("target %s: unexpected error in the dispatcher", self.name)
                 self.metrics.internal_errors.labels(part="replication").inc()
-                self._forget_uncommitted()
-                self._stopping.wait(1.0)
+                self._recover_from_bug()
+                continue
+            self.last_loop_at = time.monotonic()
         self._finish_in_flight()
 
     def _step(self) -> None:
@@ -146,6 +146,13 @@ class TargetReplicator:
         done = self._collect_while_writing() if self._writing else self._collect(self._wait_time())
         if done or self._unrecorded or self._writing:
             self._record_overlapped(done)
+
+    def _recover_from_bug(self) -> None:
+        try:
+            self._forget_uncommitted()
+        except Exception:
+            log.exception("target %s: could not free that round's paths (a restart will)", self.name)
+        self._stopping.wait(1.0)
 
     def _forget_uncommitted(self) -> None:
         """After a bug in a round: outcomes the journal may not hold are dropped, their paths freed, and

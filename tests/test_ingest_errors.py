@@ -55,3 +55,31 @@ def test_an_unexpected_error_in_ingest_is_logged_and_ingest_goes_on(tmp_path, ca
     assert any("a bug in recording" in r.getMessage() or (r.exc_info and "a bug in recording" in str(r.exc_info[1]))
                for r in caplog.records), "the error is logged"
     assert metrics.internal_errors.labels(part="ingest")._value.get() == 1
+
+
+class _AlwaysFails(Journal):
+    def record_batch(self, *args, **kwargs):
+        raise KeyError("a bug that every batch meets")
+
+
+def test_a_bug_that_every_batch_meets_stops_the_heartbeat(tmp_path):
+    """Going on must not turn a stuck ingest into a green one: while every batch fails, the loop's
+    heartbeat stands still, so /healthz fails after its stall limit and systemd's watchdog restarts."""
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    journal = _AlwaysFails(f"sqlite:///{tmp_path}/journal.db")
+    journal.migrate()
+    metrics = Metrics(CollectorRegistry(), node="test")
+    errors = metrics.internal_errors.labels(part="ingest")
+    ingest = Ingest([WatchRoot("up", os.fsencode(uploads), IgnoreRules(()))], journal, ["secondary"], 0.2,
+                    metrics, on_recorded=lambda: None)
+    ingest.start()
+    try:
+        (uploads / "first.pdf").write_bytes(b"first")
+        wait_for(lambda: errors._value.get() >= 1, message="the first failed batch")
+        beat = ingest._loop_at
+        wait_for(lambda: errors._value.get() >= 3, timeout=20, message="two more failed batches")
+        assert ingest._loop_at == beat, "the heartbeat went on while every batch failed"
+    finally:
+        ingest.stop()
+        journal.close()
