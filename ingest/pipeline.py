@@ -355,8 +355,8 @@ class Ingest:
         Closed after writing or renamed into place: complete. Without a close seen, a file some
         process still holds open for writing is not complete however quiet it is (a stalled sftp
         upload pauses longer than any settle window); one that nobody holds open is, at once (written
-        into a folder before its watch existed, found by a scan). Where that cannot be asked, the
-        settle window decides, as before."""
+        into a folder before its watch existed, found by a scan), unless it is new and empty (its
+        creator may not have opened it yet). Where that cannot be asked, the settle window decides."""
         rules = self.watches[watch].rules
         if rules.ignores(rel):
             return
@@ -382,6 +382,10 @@ class Ingest:
             if key not in self._held:
                 self._held.add(key)
                 log.debug("%s in %s is still open for writing: not complete until it is closed", display(rel), watch)
+            self._wait(key, st, now)
+        elif writer is False and st.st_size == 0 and not (settled or is_settled(st, now, self.settle)):
+            # a new file is empty and open by nobody in the instant between its creation and its
+            # creator's open (inside open(O_CREAT)): not an upload yet; its close, or the window, says
             self._wait(key, st, now)
         elif writer is not None or settled or is_settled(st, now, self.settle):
             self._record(batch, key, st, now)

@@ -1,6 +1,7 @@
 """Bad input gets a clear error and loses nothing; the daemon keeps running."""
 
 import os
+import stat
 import threading
 import time
 
@@ -177,13 +178,33 @@ def test_a_file_still_being_appended_to_is_not_replicated_before_it_settles(depl
     assert (deployment.replica_data / "growing.log.pdf").read_bytes() == b"more\n" * 12
 
 
+def test_a_file_made_a_moment_before_its_writer_opens_it_is_one_version(deployment):
+    """A new file exists, empty and open for writing by nobody, between its creation and its creator's
+    open (an instant inside open(O_CREAT); here stretched to 0.3 s with mknod): the empty file is not a
+    finished upload, and recording it made two versions of one upload."""
+    deployment.doc["ingest"]["settle"] = "3s"  # ten times the creator's pause: a slow machine stays inside it
+    deployment.write_config()
+    deployment.start()
+    path = deployment.uploads / "late-open.pdf"
+    os.mknod(path, 0o644 | stat.S_IFREG)
+    time.sleep(0.3)  # the scenario: a creator that opens its file a moment after making it
+    with open(path, "r+b") as handle:
+        handle.write(b"the proposal")
+    wait_for(lambda: deployment.is_verified(b"late-open.pdf"), message="the upload verified")
+    versions = deployment.journal_rows("SELECT v.size FROM versions v JOIN files f ON f.id = v.file_id "
+                                       "WHERE f.path = ?", (b"late-open.pdf",))
+    assert versions == [(12,)], f"one version of the finished upload, not {versions}"
+
+
 def test_a_burst_of_1000_files_into_new_nested_folders_is_all_replicated(deployment):
     deployment.start()
     for i in range(1000):
         write_file(deployment.uploads / f"burst{i % 10}" / f"sub{i % 7}" / f"deeper{i % 3}" / f"{i:04}.pdf",
                    b"%d" % i * 50)
-    wait_for(lambda: deployment.verified_count() == 1000, timeout=120, interval=0.5,
+    wait_for(lambda: deployment.verified_count() >= 1000, timeout=120, interval=0.5,
              message="1000 files verified")
+    versions = deployment.journal_rows("SELECT count(*) FROM versions")[0][0]
+    assert versions == 1000, f"{versions} versions of 1000 uploads written once each"
     assert_all_replicated(deployment)
 
 
