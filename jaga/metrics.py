@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+LOOPS = ("ingest", "watch", "replication")  # the parts of jaga_internal_errors_total: its own loops
 
 
 class Metrics:
@@ -38,6 +39,8 @@ class Metrics:
         self.internal_errors = Counter("jaga_internal_errors", "Unexpected errors (bugs) caught in a loop of "
                                        "jaga's own, which logged the traceback and went on.", ["part"],
                                        registry=registry)
+        for part in LOOPS:   # at 0 from the start: the first error must be an increase Prometheus sees
+            self.internal_errors.labels(part=part)
         self.replicas_verified = Counter("jaga_replicas_verified", "Replicas written and verified.",
                                          ["target"], registry=registry)
         self.replication_errors = Counter("jaga_replication_errors", "Replica copies that failed.",

@@ -81,3 +81,27 @@ def test_the_dashboards_instance_variable_comes_from_a_metric_every_jaga_exports
     [variable] = [v for v in json.loads(DASHBOARD.read_text())["templating"]["list"] if v["name"] == "instance"]
     [metric] = re.findall(r"label_values\((jaga_[a-z_]+), instance\)", variable["query"])
     assert any(s.name == metric for family in registry.collect() for s in family.samples), metric
+
+
+def test_a_bug_in_any_loop_is_an_increase_prometheus_can_see():
+    """increase() does not count a series' first sample: a counter that appears only with its first
+    error at 1 would never fire JagaInternalErrors. Every part is exported at 0 from the start."""
+    from jaga.metrics import Metrics
+    registry = CollectorRegistry()
+    Metrics(registry)
+    for part in ("ingest", "watch", "replication"):
+        assert registry.get_sample_value("jaga_internal_errors_total", {"part": part}) == 0, part
+
+
+def test_every_alert_about_a_host_is_muted_while_that_hosts_jaga_is_down():
+    """The inhibition rule names the alerts it mutes: an alert added to the rules must be among them."""
+    import yaml
+    inhibit = yaml.safe_load((REPO / "deploy" / "alertmanager" / "jaga-inhibit.yml").read_text())["inhibit_rules"]
+    [rule] = inhibit
+    [matcher] = rule["target_matchers"]
+    pattern = re.fullmatch(r'alertname=~"(.*)"', matcher).group(1)
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    alerts = {r["alert"] for g in groups for r in g["rules"] if "alert" in r}
+    per_host = alerts - {"JagaDown", "NodeSilent"}   # the source itself; NodeSilent is about another node
+    assert "JagaInternalErrors" in per_host
+    assert {a for a in per_host if not re.fullmatch(pattern, a)} == set()
