@@ -99,14 +99,15 @@ class FolderWatcher:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            self.last_loop_at = time.monotonic()
             try:
                 self._step()
-            except Exception:
+            except Exception:  # no beat: a watch failing every round must not look alive (/healthz)
                 log.exception("watch %s: unexpected error; rescanning", self.label)
                 self._metrics.internal_errors.labels(part="watch").inc()
                 self._lost(b"", "events_lost")
                 self._stopping.wait(1.0)
+            else:
+                self.last_loop_at = time.monotonic()
 
     def _step(self) -> None:
         now = time.monotonic()

@@ -83,3 +83,33 @@ def test_a_bug_that_every_batch_meets_stops_the_heartbeat(tmp_path):
     finally:
         ingest.stop()
         journal.close()
+
+
+def test_a_watch_whose_every_event_meets_a_bug_stops_the_heartbeat(tmp_path):
+    """The watch thread goes on after a bug too (it asks for a rescan), and likewise may not look
+    alive while each of its rounds fails: its heartbeat is part of ingest's."""
+    from ingest.watcher import FolderWatcher
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    metrics = Metrics(CollectorRegistry(), node="test")
+    errors = metrics.internal_errors.labels(part="watch")
+    lost = []
+
+    def emit(_hints):
+        raise KeyError("a bug that every event meets")
+
+    watcher = FolderWatcher("up", os.fsencode(uploads), IgnoreRules(()), emit, lambda rel, why: lost.append(why),
+                            metrics)
+    watcher.start()
+    try:
+        wait_for(lambda: watcher.live, message="the watch established")
+        (uploads / "first.pdf").write_bytes(b"first")
+        wait_for(lambda: errors._value.get() >= 1, message="the first failed round")
+        beat = watcher.last_loop_at
+        for number in range(2, 4):
+            (uploads / f"more-{number}.pdf").write_bytes(b"more")
+            wait_for(lambda: errors._value.get() >= number, timeout=20, message=f"failed round {number}")
+        assert watcher.last_loop_at == beat, "the heartbeat went on while every round failed"
+        assert "events_lost" in lost, "a failed round asks for a rescan"
+    finally:
+        watcher.stop()
