@@ -7,11 +7,10 @@ from collections.abc import Iterable
 
 from sqlalchemy import and_, bindparam, insert, select, update
 
+from journal.bulk import CHUNK, update_by_id  # CHUNK: values per IN (...)
 from journal.engine import Database
 from journal.models import FileRow, Replica, Skip, Version
 from journal.records import Observation, ReplicaState, SkipRecord
-
-CHUNK = 500  # values per IN (...): well inside SQLite's and PostgreSQL's limits
 
 # The hot path's statements, built once: an expanding IN takes a list of any length without a bound
 # parameter object per value, and a statement reused keeps its cache key (building both per call was
@@ -25,12 +24,11 @@ _CURRENT_BELOW = select(_files.c.id).where(_OF_WATCH, _files.c.deleted_at.is_(No
                                            _files.c.path >= bindparam("first"), _files.c.path < bindparam("past"))
 _MARK_DELETED = update(_files).where(_files.c.id.in_(bindparam("ids", expanding=True))).values(
     deleted_at=bindparam("when"))
-_INSERT_FILES = insert(_files).returning(_files.c.id, sort_by_parameter_order=True)
-_NEXT_VERSION = update(_files).where(_files.c.id == bindparam("b_id")).values(
-    current_version=_files.c.current_version + 1, size=bindparam("b_size"), mtime_ns=bindparam("b_mtime"),
-    inode=bindparam("b_inode"), deleted_at=None)
-_INSERT_VERSIONS = insert(_versions).returning(_versions.c.id, sort_by_parameter_order=True)
-_INSERT_REPLICAS = insert(_replicas)
+# RETURNING in any order, each row named by its key: many rows per statement (SQLite cannot promise the
+# parameters' order, and asking for it makes SQLAlchemy insert one row per statement; see bulk.py).
+_INSERT_FILES = insert(_files).returning(_files.c.id, _files.c.watch, _files.c.path)
+_INSERT_VERSIONS = insert(_versions).returning(_versions.c.id, _versions.c.file_id)
+_INSERT_REPLICAS = insert(_replicas).returning(_replicas.c.id)  # RETURNING: many rows per statement
 _OPEN_OF_FILES = and_(
     _replicas.c.version_id.in_(select(_versions.c.id).where(
         _versions.c.file_id.in_(bindparam("file_ids", expanding=True))).scalar_subquery()),
@@ -168,21 +166,23 @@ def _upsert_files(conn, node: str, changed: list[Observation], known: dict) -> d
         rows = conn.execute(_INSERT_FILES, [
             {"node": node, "watch": o.watch, "path": o.path, "current_version": 1, "size": o.size, "mtime_ns": o.mtime_ns,
              "inode": o.inode} for o in new]).all()
-        ids.update({(o.watch, o.path): row[0] for o, row in zip(new, rows)})
+        ids.update({(watch, bytes(path)): file_id for file_id, watch, path in rows})
     old = [obs for obs in changed if (obs.watch, obs.path) in known]
     if old:
         _supersede_open(conn, [ids[(o.watch, o.path)] for o in old])
-        conn.execute(_NEXT_VERSION, [{"b_id": ids[(o.watch, o.path)], "b_size": o.size, "b_mtime": o.mtime_ns,
-                                      "b_inode": o.inode} for o in old])
+        update_by_id(conn, _files, {ids[(o.watch, o.path)]: {"size": o.size, "mtime_ns": o.mtime_ns, "inode": o.inode}
+                                    for o in old}, current_version=_files.c.current_version + 1, deleted_at=None)
     return ids
 
 
 def _insert_versions(conn, changed: list[Observation], file_ids: dict, known: dict) -> list[int]:
+    """The new versions' ids in ``changed``'s order (one new version per file in a batch)."""
     rows = conn.execute(_INSERT_VERSIONS, [
         {"file_id": file_ids[(o.watch, o.path)], "number": known[(o.watch, o.path)][1] + 1
          if (o.watch, o.path) in known else 1, "size": o.size, "mtime_ns": o.mtime_ns,
          "seen_at": o.seen_at, "completed_at": o.completed_at} for o in changed]).all()
-    return [row[0] for row in rows]
+    by_file = {file_id: version_id for version_id, file_id in rows}
+    return [by_file[file_ids[(o.watch, o.path)]] for o in changed]
 
 
 def _supersede_open(conn, file_ids: list[int]) -> None:

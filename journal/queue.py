@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection
 
+from journal.bulk import update_by_id
 from journal.engine import Database
 from journal.ingest import CHUNK
 from journal.models import FileRow, NodeRow, Replica, Version
@@ -22,21 +23,27 @@ from journal.records import Job, Outcome, ReplicaState, Twin
 
 # A replicator's round (outcomes written, the next jobs claimed) in statements built once: see ingest.py.
 _files, _versions, _replicas = FileRow.__table__, Version.__table__, Replica.__table__
-_WAITING = _replicas.c.state.in_((ReplicaState.PENDING, ReplicaState.FAILED))
 
 
 def _due_ids(horizon: bool):
+    """The due replicas of one state, in the order of the (target, state, due) index (the id is its
+    tie-break: the rowid, the index's last key), so the database reads as far as the limit and sorts
+    nothing. Over both waiting states at once it read and sorted every one of them for each claim
+    (5.5 ms a claim with 10,000 pending)."""
     due = _replicas.c.next_attempt_at <= bindparam("now")
     if horizon:  # a due time further ahead than the horizon is due now (the clock was stepped back)
         due = or_(due, _replicas.c.next_attempt_at > bindparam("later"))
-    return (select(_replicas.c.id).join(_versions, _versions.c.id == _replicas.c.version_id)
+    return (select(_replicas.c.next_attempt_at, _replicas.c.id)
+            .join(_versions, _versions.c.id == _replicas.c.version_id)
             .join(_files, _files.c.id == _versions.c.file_id)
-            .where(_replicas.c.target == bindparam("target"), _WAITING, due, _files.c.node == bindparam("node"))
+            .where(_replicas.c.target == bindparam("target"), _replicas.c.state == bindparam("state"), due,
+                   _files.c.node == bindparam("node"))
             .order_by(_replicas.c.next_attempt_at, _replicas.c.id).limit(bindparam("limit"))
             .with_for_update(skip_locked=True, of=_replicas))
 
 
 _DUE_IDS = {False: _due_ids(False), True: _due_ids(True)}
+_WAITING_STATES = (ReplicaState.PENDING, ReplicaState.FAILED)
 _MARK_COPYING = update(_replicas).where(_replicas.c.id.in_(bindparam("ids", expanding=True))).values(
     state=ReplicaState.COPYING, claimed_by=bindparam("holder"))
 _JOB_ROWS = (select(_replicas.c.id, _replicas.c.attempts, _versions.c.id, _versions.c.number, _versions.c.size,
@@ -56,14 +63,9 @@ _TWINS = (select(_files.c.watch, _files.c.inode, _versions.c.size, _versions.c.m
                                 _replicas.c.state == ReplicaState.VERIFIED))
           .where(_files.c.node == bindparam("node"), _files.c.watch.in_(bindparam("watches", expanding=True)),
                  _files.c.inode.in_(bindparam("inodes", expanding=True)), _versions.c.sha256.is_not(None)))
-_FINISH = update(_replicas).where(
-    _replicas.c.id == bindparam("b_id"),
-    or_(_replicas.c.state != ReplicaState.SUPERSEDED, bindparam("b_state") == ReplicaState.VERIFIED),
-    _replicas.c.claimed_by.is_not_distinct_from(bindparam("b_holder"))).values(
-    state=bindparam("b_state"), last_error=bindparam("b_error"), verified_at=bindparam("b_verified"),
-    next_attempt_at=bindparam("b_due"), attempts=_replicas.c.attempts + bindparam("b_tries"), claimed_by=None)
-_SET_SHA = update(_versions).where(_versions.c.id == bindparam("b_id"), _versions.c.sha256.is_(None)).values(
-    sha256=bindparam("b_sha"))
+_LOCK_REPLICAS = (select(_replicas.c.id).where(_replicas.c.id.in_(bindparam("ids", expanding=True)))
+                  .order_by(_replicas.c.id).with_for_update())
+_NOT_SUPERSEDED = _replicas.c.state != ReplicaState.SUPERSEDED
 
 
 class ReplicaQueue(Database):
@@ -176,11 +178,15 @@ def owned_by(node: str):
 def _claim_in(conn: Connection, node: str, target: str, limit: int, now: float, holder: str | None,
               horizon: float | None) -> list[Job]:
     """On PostgreSQL the rows are locked as they are picked and rows another transaction holds are passed
-    over (``FOR UPDATE SKIP LOCKED``): two claimants never take the same replica, nor wait for each other."""
+    over (``FOR UPDATE SKIP LOCKED``): two claimants never take the same replica, nor wait for each other.
+    Each waiting state gives its earliest ``limit``; the earliest of both are taken (rows picked beyond
+    that stay locked until the commit: another claimant passes over them this once)."""
     if limit <= 0:
         return []
-    ids = conn.execute(_DUE_IDS[horizon is not None], {
-        "target": target, "node": node, "now": now, "later": now + (horizon or 0.0), "limit": limit}).scalars().all()
+    params = {"target": target, "node": node, "now": now, "later": now + (horizon or 0.0), "limit": limit}
+    due = [row for state in _WAITING_STATES
+           for row in conn.execute(_DUE_IDS[horizon is not None], dict(params, state=state)).all()]
+    ids = [replica_id for _due, replica_id in sorted(due)[:limit]]
     if not ids:
         return []
     conn.execute(_MARK_COPYING, {"ids": ids, "holder": holder})
@@ -234,25 +240,32 @@ def _previous_verified(conn: Connection, target: str, files: list[tuple[int, int
 
 
 def _finish_in(conn: Connection, outcomes: list[Outcome], now: float, holder: str | None) -> None:
-    outcomes = sorted(outcomes, key=lambda o: o.job.replica_id)  # one lock order: no deadlocks
-    rows = [dict(_finish_values(outcome, now), b_holder=holder) for outcome in outcomes]
-    if not rows:
+    """A statement per kind of outcome (verified, failed, pending again), not one per replica (see
+    journal/bulk.py). On PostgreSQL the rows are locked in id order first: no deadlocks."""
+    groups: dict[tuple, dict[int, dict]] = {}
+    for outcome in outcomes:
+        state, tries, values = _finish_values(outcome, now)
+        groups.setdefault((state, tries), {})[outcome.job.replica_id] = values
+    if not groups:
         return
-    verified = [o for o in outcomes if o.state == ReplicaState.VERIFIED]
-    conn.execute(_FINISH, rows)
+    if conn.dialect.name == "postgresql" and len(groups) > 1:
+        conn.execute(_LOCK_REPLICAS, {"ids": sorted(o.job.replica_id for o in outcomes)})
+    for (state, tries), rows in groups.items():
+        kept = [] if state == ReplicaState.VERIFIED else [_NOT_SUPERSEDED]  # verified: on the target, say so
+        update_by_id(conn, _replicas, rows, _replicas.c.claimed_by.is_not_distinct_from(holder), *kept,
+                     state=state, attempts=_replicas.c.attempts + tries, claimed_by=None)
+    verified = {o.job.version_id: {"sha256": o.sha256} for o in outcomes if o.state == ReplicaState.VERIFIED}
     if verified:
-        conn.execute(_SET_SHA, [{"b_id": o.job.version_id, "b_sha": o.sha256} for o in verified])
+        update_by_id(conn, _versions, verified, _versions.c.sha256.is_(None))
 
 
-def _finish_values(outcome: Outcome, now: float) -> dict:
-    """The due time is the outcome's: replication's retry policy chose it, the journal stores it."""
+def _finish_values(outcome: Outcome, now: float) -> tuple[str, int, dict]:
+    """(new state, attempts to count, the row's values). The due time is the outcome's: replication's
+    retry policy chose it, the journal stores it."""
     due = now if outcome.next_attempt_at is None else outcome.next_attempt_at
-    values = {"b_id": outcome.job.replica_id, "b_error": outcome.error, "b_verified": None, "b_tries": 1,
-              "b_due": due}
+    values = {"last_error": outcome.error, "verified_at": None, "next_attempt_at": due}
     if outcome.state == ReplicaState.VERIFIED:
-        values.update(b_state=ReplicaState.VERIFIED, b_verified=now)
-    elif outcome.state == ReplicaState.FAILED:
-        values.update(b_state=ReplicaState.FAILED)
-    else:  # DOWN or CHANGED: not the copy's fault, no attempt counted; pending again when due
-        values.update(b_state=ReplicaState.PENDING, b_tries=0)
-    return values
+        return ReplicaState.VERIFIED, 1, dict(values, verified_at=now)
+    if outcome.state == ReplicaState.FAILED:
+        return ReplicaState.FAILED, 1, values
+    return ReplicaState.PENDING, 0, values  # DOWN or CHANGED: not the copy's fault, no attempt counted

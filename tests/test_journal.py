@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from journal import Journal
-from journal.records import FIRING, AlertRecord, Observation, Outcome, ReplicaState, SkipRecord
+from journal.records import DOWN, FIRING, AlertRecord, Observation, Outcome, ReplicaState, SkipRecord
 
 
 @pytest.fixture
@@ -219,3 +219,36 @@ def test_a_targets_history_is_taken_in_and_numbering_continues_from_it(journal):
     assert (report.renumbered, report.versions, report.conflicts) == (1, 1, [])
     jobs = {bytes(j.path): j for j in journal.claim("t1", 10)}
     assert (jobs[b"c.pdf"].number, jobs[b"c.pdf"].sha256) == (2, "c2"), "the journal's v1 is the target's v2"
+
+
+def test_a_batch_of_mixed_outcomes_gives_each_replica_its_own_values(journal):
+    """A batch is written a statement per kind of outcome: each row must still get its own error, due time,
+    attempts and state, a superseded replica stays superseded unless its copy was verified."""
+    journal.record_versions([observe(b"%d" % n) for n in range(7)], ["a"])
+    jobs = journal.claim("a", 10)
+    journal.record_versions([observe(b"4", size=11), observe(b"5", size=11)], ["a"])  # supersedes 4 and 5
+    now = time.time()
+    journal.finish([Outcome(jobs[0], ReplicaState.VERIFIED, sha256="a0" * 32),
+                    Outcome(jobs[1], ReplicaState.VERIFIED, sha256="a1" * 32),
+                    Outcome(jobs[2], ReplicaState.FAILED, error="EIO", next_attempt_at=now + 5),
+                    Outcome(jobs[3], ReplicaState.FAILED, error="ENOSPC", next_attempt_at=now + 9),
+                    Outcome(jobs[4], ReplicaState.VERIFIED, sha256="a4" * 32),
+                    Outcome(jobs[5], ReplicaState.FAILED, error="late", next_attempt_at=now + 1),
+                    Outcome(jobs[6], DOWN, error="target unmounted", next_attempt_at=now + 3)], now)
+    with journal.reading() as session:
+        rows = {bytes(path): (state, error, due, attempts, verified, sha) for path, state, error, due, attempts,
+                verified, sha in session.execute(text(
+                    "SELECT f.path, r.state, r.last_error, r.next_attempt_at, r.attempts, r.verified_at, v.sha256 "
+                    "FROM replicas r JOIN versions v ON v.id = r.version_id JOIN files f ON f.id = v.file_id "
+                    "WHERE v.number = 1"))}
+    assert rows[b"0"] == ("verified", None, pytest.approx(now), 1, pytest.approx(now), "a0" * 32)
+    assert rows[b"1"][0::5] == ("verified", "a1" * 32)
+    assert rows[b"2"][:5] == ("failed", "EIO", pytest.approx(now + 5), 1, None)
+    assert rows[b"3"][:5] == ("failed", "ENOSPC", pytest.approx(now + 9), 1, None)
+    assert rows[b"4"][0::5] == ("verified", "a4" * 32), "its bytes are on the target: the journal says so"
+    assert rows[b"6"][:5] == ("pending", "target unmounted", pytest.approx(now + 3), 0, None), "no attempt counted"
+    assert rows[b"5"][0] == "superseded", "a failed copy of replaced bytes is not tried again"
+    with journal.reading() as session:
+        tried = session.execute(text("SELECT attempts FROM replicas r JOIN versions v ON v.id = r.version_id "
+                                     "WHERE v.number = 1 AND r.state = 'superseded'")).scalar()
+    assert tried == 0, "a row the batch did not change keeps its attempts"
