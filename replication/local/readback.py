@@ -5,12 +5,17 @@ the read-back hash check without a second SHA-256 pass, which matters on a 1 GiB
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import queue
 import threading
 from collections.abc import Iterable
 
 WINDOW = 16 << 20  # bytes kept in memory until read back; also how often large files are synced
+
+
+_START, _WAIT = 2, 1 | 2 | 4  # SYNC_FILE_RANGE_WRITE; WAIT_BEFORE | WRITE | WAIT_AFTER
 
 
 class ReadBackMismatch(Exception):
@@ -31,6 +36,7 @@ def write_verified(fd: int, chunks: Iterable[bytes], mtime_ns: int | None) -> No
             offset += len(chunk)
             if size >= WINDOW:
                 checker = checker or _Checker(fd)
+                _write_out(fd, start, size, _START)  # the disk starts on it while the next one is written
                 checker.submit(start, window)
                 window, start, size = [], offset, 0
     finally:
@@ -59,8 +65,9 @@ class _Checker:
         while (item := self._queue.get()) is not None:
             if self.error is None:
                 try:
-                    os.fdatasync(self.fd)
-                    _compare(self.fd, *item)
+                    start, window = item
+                    _write_out(self.fd, start, sum(len(chunk) for chunk in window), _WAIT)
+                    _compare(self.fd, start, window)
                 except BaseException as exc:  # handed to the writing thread
                     self.error = exc
 
@@ -94,6 +101,28 @@ def _compare(fd: int, start: int, window: list[bytes], last: bool = False) -> No
         if got != chunk:
             raise ReadBackMismatch(f"{what} at offset {position} differ from those written")
         position += len(chunk)
+
+
+def _write_out(fd: int, start: int, length: int, flags: int) -> None:
+    """Writes back one window's pages (``_WAIT``: and waits for them), not the file's: an fdatasync
+    would also wait for the window being written meanwhile, and the disk would idle between windows
+    (C ran at 0.73 x cp + sync). Clean pages are what the read-back needs, to read them from the
+    disk; durability is the fsync before the rename. Where the call is missing, an fdatasync."""
+    call = _sync_file_range()
+    if call is None or call(fd, ctypes.c_int64(start), ctypes.c_int64(length), ctypes.c_uint(flags)) != 0:
+        if flags == _WAIT:
+            os.fdatasync(fd)
+
+
+@functools.cache
+def _sync_file_range():
+    try:
+        call = ctypes.CDLL(None, use_errno=True).sync_file_range  # ctypes lets go of the GIL for the call
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    call.restype = ctypes.c_int
+    return call
 
 
 def _pread_all(fd: int, length: int, position: int) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import pytest
 
 from replication.s3.keys import ObjectNames, check_prefix, decode_key, encode_key
@@ -129,3 +130,20 @@ def test_a_source_read_twice_gives_the_same_bytes_and_one_that_grew_while_open_i
             os.utime(tmp_path / "f", ns=(st.st_mtime_ns, st.st_mtime_ns))  # even with its mtime put back
             with pytest.raises(SourceChanged):
                 b"".join(source.chunks())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range(2) is Linux's")
+def test_a_windows_pages_are_written_back_by_range_on_linux(tmp_path):
+    """The read-back waits for its own window's pages only (sync_file_range), not for the window being
+    written meanwhile (an fdatasync would): the call must be found, and it must take a real file."""
+    import ctypes
+    import os
+    from replication.local import readback
+    call = readback._sync_file_range()
+    assert call is not None, "sync_file_range not found: every window would wait for an fdatasync"
+    fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT)
+    try:
+        os.write(fd, b"x" * 8192)
+        assert call(fd, ctypes.c_int64(0), ctypes.c_int64(8192), ctypes.c_uint(readback._WAIT)) == 0
+    finally:
+        os.close(fd)
