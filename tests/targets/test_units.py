@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+
 import pytest
 
 from replication.s3.keys import ObjectNames, check_prefix, decode_key, encode_key
